@@ -1,0 +1,227 @@
+"""The seam between the IO manager and W&B: a small protocol, and its wandb SDK implementation.
+
+The IO manager never touches ``wandb`` globals; it asks a :class:`WandbClient` to start a
+run, and the run to log and use artifacts. :class:`SdkWandbClient` does it with the real
+wandb SDK; ``dagster_wandb_v2.testing.FakeWandbClient`` does it in memory, with the same
+semantics, for unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from dagster_wandb_v2.errors import WandbArtifactNotFoundError
+
+if TYPE_CHECKING:
+    import wandb
+
+WANDB_CLOUD_HOST = "https://api.wandb.ai"
+
+
+def app_url_for_host(host: str) -> str:
+    """The web UI address for an API host: ``https://api.wandb.ai`` -> ``https://wandb.ai``.
+
+    >>> app_url_for_host("https://api.wandb.ai")
+    'https://wandb.ai'
+    >>> app_url_for_host("http://127.0.0.1:8080/")
+    'http://127.0.0.1:8080'
+    """
+    host = host.rstrip("/")
+    if host == WANDB_CLOUD_HOST:
+        return "https://wandb.ai"
+    return host.replace("://api.", "://", 1) if "://api." in host else host
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What the IO manager asks for when it opens its W&B run."""
+
+    project: str
+    run_id: str
+    name: str
+    entity: str | None = None
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    directory: str | None = None
+
+
+class ArtifactEntry(Protocol):
+    """One file of a logged artifact (``wandb.Artifact.get_entry`` returns one)."""
+
+    @property
+    def path(self) -> str: ...
+
+    def download(self, root: str | None = None) -> str: ...
+
+
+class StoredArtifact(Protocol):
+    """The part of a logged ``wandb.Artifact`` the IO manager reads from."""
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+    @property
+    def manifest(self) -> Any: ...
+
+    def download(self, root: str | None = None) -> str: ...
+    def get(self, name: str) -> Any: ...
+    def get_entry(self, name: str) -> ArtifactEntry: ...
+    def verify(self, root: str | None = None) -> None: ...
+
+
+class WandbRun(Protocol):
+    """An open W&B run; every artifact the IO manager logs or uses goes through it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+
+    def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
+        """Log ``artifact`` with ``aliases`` and wait until W&B committed it."""
+        ...
+
+    def use_artifact(self, qualified_name: str) -> StoredArtifact:
+        """Look up ``entity/project/name:alias`` and record that this run used it.
+
+        Raises :class:`~dagster_wandb_v2.errors.WandbArtifactNotFoundError` if missing.
+        """
+        ...
+
+    def finish(self, exit_code: int = 0) -> None: ...
+
+
+class WandbClient(Protocol):
+    """Starts W&B runs. The only door from the IO manager to W&B."""
+
+    @property
+    def app_url(self) -> str: ...
+
+    def start_run(self, spec: RunSpec) -> WandbRun: ...
+
+
+def entry_paths(artifact: StoredArtifact) -> list[str]:
+    """The file paths stored in ``artifact`` (for error messages)."""
+    entries: Mapping[str, Any] = artifact.manifest.entries
+    return sorted(str(path) for path in entries)
+
+
+# --- the wandb SDK implementation -----------------------------------------------------
+
+
+class SdkWandbClient:
+    """:class:`WandbClient` over the real wandb SDK, authenticated without global login.
+
+    Example::
+
+        client = SdkWandbClient(api_key="...", host="https://api.wandb.ai")
+        run = client.start_run(RunSpec(project="my_project", run_id="abc", name="abc"))
+    """
+
+    def __init__(self, api_key: str, host: str = WANDB_CLOUD_HOST) -> None:
+        self._api_key = api_key
+        self._host = host.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"SdkWandbClient(host={self._host!r})"
+
+    @property
+    def app_url(self) -> str:
+        return app_url_for_host(self._host)
+
+    def settings(self) -> wandb.Settings:
+        """Settings for runs of the IO manager: quiet, no system metrics, no code capture."""
+        import wandb
+
+        return wandb.Settings(
+            api_key=self._api_key,
+            base_url=self._host,
+            silent=True,
+            console="off",
+            disable_git=True,
+            disable_code=True,
+            save_code=False,
+            x_disable_stats=True,
+            x_disable_machine_info=True,
+            x_save_requirements=False,
+        )
+
+    def api(self) -> wandb.Api:
+        import wandb
+
+        return wandb.Api(api_key=self._api_key, overrides={"base_url": self._host})
+
+    def start_run(self, spec: RunSpec) -> WandbRun:
+        import wandb
+
+        run = wandb.init(
+            id=spec.run_id,
+            name=spec.name,
+            project=spec.project,
+            entity=spec.entity,
+            tags=list(spec.tags),
+            group=spec.group,
+            dir=spec.directory,
+            resume="allow",
+            reinit="create_new",
+            settings=self.settings(),
+        )
+        return _SdkRun(run, self)
+
+
+class _SdkRun:
+    def __init__(self, run: wandb.Run, client: SdkWandbClient) -> None:
+        self._run = run
+        self._client = client
+
+    id = property(lambda self: str(self._run.id))
+    name = property(lambda self: str(self._run.name))
+    entity = property(lambda self: str(self._run.entity))
+    project = property(lambda self: str(self._run.project))
+    path = property(lambda self: "/".join(self._run.path))
+    url = property(lambda self: str(self._run.url))
+
+    def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
+        logged = self._run.log_artifact(artifact, aliases=list(aliases))
+        logged.wait()
+        return cast(StoredArtifact, logged)
+
+    def use_artifact(self, qualified_name: str) -> StoredArtifact:
+        try:
+            return cast(StoredArtifact, self._run.use_artifact(qualified_name))
+        except Exception as error:
+            if self._exists(qualified_name) is False:
+                raise WandbArtifactNotFoundError(
+                    qualified_name, "check the entity, project, name and alias or version"
+                ) from error
+            raise
+
+    def _exists(self, qualified_name: str) -> bool | None:
+        try:
+            return bool(self._client.api().artifact_exists(qualified_name))
+        except Exception:
+            return None
+
+    def finish(self, exit_code: int = 0) -> None:
+        self._run.finish(exit_code=exit_code)

@@ -1,0 +1,442 @@
+"""The ``wandb_artifact_configuration`` metadata: typed for mypy, validated by pydantic.
+
+Users put a plain dict in output or input metadata. Annotating it with
+:class:`WandbArtifactConfiguration` lets mypy catch unknown keys and wrong types; at run
+time (and at load time, see :func:`dagster_wandb_v2.validate_definitions`) the same dict is
+validated with extra keys forbidden and turned into a frozen spec the strategies use.
+
+Example::
+
+    from dagster import asset
+    from dagster_wandb_v2 import WandbArtifactConfiguration
+
+    config: WandbArtifactConfiguration = {"type": "dataset", "aliases": ["best"]}
+
+    @asset(metadata={"wandb_artifact_configuration": config},
+           io_manager_key="wandb_artifacts_manager")
+    def my_dataset() -> list[int]:
+        return [1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import NotRequired, TypedDict
+
+from dagster_wandb_v2._location import Location
+from dagster_wandb_v2.errors import WandbConfigurationError
+
+CONFIG_KEY = "wandb_artifact_configuration"
+"""The metadata key under which users put their configuration."""
+
+SerializationModuleName = Literal["pickle", "dill", "cloudpickle", "joblib"]
+
+_FORBID = ConfigDict(extra="forbid")
+
+
+@with_config(_FORBID)
+class SerializationModule(TypedDict):
+    """How a Python object is serialized into the artifact.
+
+    Example: ``{"name": "joblib", "parameters": {"compress": 3}}``.
+    """
+
+    name: NotRequired[SerializationModuleName]
+    """``pickle`` (default), ``dill``, ``cloudpickle`` or ``joblib``."""
+    parameters: NotRequired[dict[str, Any]]
+    """Keyword arguments for the module's ``dump``; ``protocol`` defaults to the highest."""
+
+
+@with_config(_FORBID)
+class PartitionReadConfiguration(TypedDict):
+    """How one partition (or ``"*"``: every other partition) is read."""
+
+    get: NotRequired[str]
+    get_path: NotRequired[str]
+    version: NotRequired[str]
+    alias: NotRequired[str]
+
+
+@with_config(_FORBID)
+class WandbArtifactConfiguration(TypedDict):
+    """Everything the IO manager reads under ``metadata["wandb_artifact_configuration"]``.
+
+    Output (write) keys: ``name``, ``type``, ``description``, ``aliases``, ``add_dirs``,
+    ``add_files``, ``add_references``, ``serialization_module``.
+    Input (read) keys: ``name``, ``get``, ``get_path``, ``version``, ``alias``,
+    ``partitions``.
+    """
+
+    name: NotRequired[str]
+    type: NotRequired[str]
+    description: NotRequired[str]
+    aliases: NotRequired[list[str]]
+    add_dirs: NotRequired[list[dict[str, Any]]]
+    add_files: NotRequired[list[dict[str, Any]]]
+    add_references: NotRequired[list[dict[str, Any]]]
+    serialization_module: NotRequired[SerializationModule]
+    get: NotRequired[str]
+    get_path: NotRequired[str]
+    version: NotRequired[str]
+    alias: NotRequired[str]
+    partitions: NotRequired[dict[str, PartitionReadConfiguration]]
+
+
+WRITE_KEYS = frozenset(
+    {
+        "name",
+        "type",
+        "description",
+        "aliases",
+        "add_dirs",
+        "add_files",
+        "add_references",
+        "serialization_module",
+    }
+)
+READ_KEYS = frozenset({"name", "get", "get_path", "version", "alias", "partitions"})
+
+_ADAPTER: TypeAdapter[WandbArtifactConfiguration] = TypeAdapter(WandbArtifactConfiguration)
+
+# W&B's own rules (see wandb.sdk.artifacts._validators).
+ARTIFACT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]+$")
+ARTIFACT_NAME_MAX_LENGTH = 128
+_VERSION_PATTERN = re.compile(r"^v\d+$")
+
+
+# --- validated specs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SerializationSpec:
+    module: SerializationModuleName = "pickle"
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    explicit: bool = False
+    """True when the user configured ``serialization_module`` at all."""
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """A validated output configuration."""
+
+    name: str | None = None
+    type: str | None = None
+    description: str | None = None
+    aliases: tuple[str, ...] = ()
+    add_dirs: tuple[Mapping[str, Any], ...] = ()
+    add_files: tuple[Mapping[str, Any], ...] = ()
+    add_references: tuple[Mapping[str, Any], ...] = ()
+    serialization: SerializationSpec = field(default_factory=SerializationSpec)
+
+
+@dataclass(frozen=True)
+class PartitionReadSpec:
+    get: str | None = None
+    get_path: str | None = None
+    version: str | None = None
+    alias: str | None = None
+
+    @property
+    def qualifier(self) -> str:
+        """The ``:alias`` or ``:vN`` part of the artifact path (``latest`` by default)."""
+        return self.version or self.alias or "latest"
+
+
+@dataclass(frozen=True)
+class ReadSpec(PartitionReadSpec):
+    """A validated input configuration."""
+
+    name: str | None = None
+    partitions: Mapping[str, PartitionReadSpec] = field(default_factory=dict)
+
+    def for_partition(self, partition_key: str) -> PartitionReadSpec:
+        """The read config of one partition: exact key first, then ``"*"``, else defaults."""
+        return self.partitions.get(partition_key) or self.partitions.get("*") or PartitionReadSpec()
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def parse_write_config(
+    raw: object, location: Location, *, names_artifact_from_asset_key: bool
+) -> WriteSpec:
+    """Validate an output's configuration and return its spec.
+
+    Raises :class:`WandbConfigurationError` listing every problem, each naming ``location``
+    and the key.
+    """
+    config = _validate_shape(raw, location)
+    problems = _side_problems(config, location, WRITE_KEYS, "reading (on an input)")
+    problems += _name_problems(config, location, names_artifact_from_asset_key)
+    for alias in config.get("aliases", []):
+        problems += _alias_problems(alias, location, "aliases")
+    problems += _sdk_kwargs_problems(config, location)
+    serialization = SerializationSpec()
+    if "serialization_module" in config:
+        module = config["serialization_module"]
+        name = module.get("name", "pickle")
+        problems += _module_installed_problems(name, location)
+        serialization = SerializationSpec(name, dict(module.get("parameters", {})), True)
+    if problems:
+        raise WandbConfigurationError(problems)
+    return WriteSpec(
+        name=config.get("name"),
+        type=config.get("type"),
+        description=config.get("description"),
+        aliases=tuple(config.get("aliases", [])),
+        add_dirs=tuple(config.get("add_dirs", [])),
+        add_files=tuple(config.get("add_files", [])),
+        add_references=tuple(config.get("add_references", [])),
+        serialization=serialization,
+    )
+
+
+def parse_read_config(
+    raw: object,
+    location: Location,
+    *,
+    names_artifact_from_asset_key: bool,
+    partitioned: bool | None = None,
+) -> ReadSpec:
+    """Validate an input's configuration and return its spec.
+
+    ``partitioned`` is whether the input reads asset partitions (``None``: unknown yet,
+    partition rules are then checked at run time).
+    """
+    config = _validate_shape(raw, location)
+    problems = _side_problems(config, location, READ_KEYS, "writing (on an output)")
+    problems += _name_problems(config, location, names_artifact_from_asset_key)
+    problems += _selector_problems(config, location, CONFIG_KEY)
+    partitions: dict[str, PartitionReadSpec] = {}
+    for key, partition_config in config.get("partitions", {}).items():
+        prefix = f"{CONFIG_KEY}.partitions.{key}"
+        if not partition_config:
+            problems.append(f"{location}: {prefix}: empty configuration for partition '{key}'")
+        problems += _selector_problems(partition_config, location, prefix, partition_key=key)
+        partitions[key] = PartitionReadSpec(**partition_config)
+    if partitioned is True:
+        for key in ("get", "get_path"):
+            if key in config:
+                problems.append(
+                    f"{location}: {CONFIG_KEY}.{key}: not allowed at the top level of a "
+                    f"partitioned read; set it per partition under 'partitions' "
+                    f"(e.g. {{'partitions': {{'*': {{'{key}': ...}}}}}})"
+                )
+    if partitioned is False and "partitions" in config:
+        problems.append(
+            f"{location}: {CONFIG_KEY}.partitions: only allowed when reading a partitioned "
+            "asset; this input is not partitioned"
+        )
+    if problems:
+        raise WandbConfigurationError(problems)
+    return ReadSpec(
+        name=config.get("name"),
+        get=config.get("get"),
+        get_path=config.get("get_path"),
+        version=config.get("version"),
+        alias=config.get("alias"),
+        partitions=partitions,
+    )
+
+
+def validate_artifact_name(name: str, location: Location, key: str) -> list[str]:
+    """Problems with ``name`` as a W&B artifact name (empty list when valid)."""
+    if not name:
+        return [f"{location}: {key}: artifact name must not be empty"]
+    if len(name) > ARTIFACT_NAME_MAX_LENGTH:
+        return [
+            f"{location}: {key}: artifact name '{name}' is longer than "
+            f"{ARTIFACT_NAME_MAX_LENGTH} characters"
+        ]
+    if not ARTIFACT_NAME_PATTERN.match(name):
+        return [
+            f"{location}: {key}: invalid artifact name '{name}': W&B allows only letters, "
+            "digits, '-', '_' and '.'"
+        ]
+    return []
+
+
+def _validate_shape(raw: object, location: Location) -> WandbArtifactConfiguration:
+    if raw is None:
+        return {}
+    try:
+        return _ADAPTER.validate_python(raw, strict=True)
+    except ValidationError as error:
+        raise WandbConfigurationError(
+            [_describe_pydantic_error(err, location) for err in error.errors()]
+        ) from None
+
+
+def _describe_pydantic_error(err: Mapping[str, Any], location: Location) -> str:
+    loc = tuple(err["loc"])
+    path = ".".join([CONFIG_KEY, *(str(part) for part in loc)])
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+        known = _known_keys_at(loc[:-1])
+        matches = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1)
+        if matches:
+            message += f" (did you mean '{matches[0]}'?)"
+        elif known:
+            message += f" (known keys: {', '.join(sorted(known))})"
+        return f"{location}: {path}: {message}"
+    if err["type"] == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{location}: {path}: got {err.get('input')!r}, expected one of {expected}"
+    return f"{location}: {path}: {err['msg'].lower()} (got {type(err.get('input')).__name__})"
+
+
+def _known_keys_at(loc: Sequence[int | str]) -> set[str]:
+    """The keys allowed in the nested TypedDict reached by following ``loc``."""
+    current: Any = WandbArtifactConfiguration
+    for part in loc:
+        hints = get_type_hints(current) if _is_typeddict(current) else {}
+        if isinstance(part, str) and part in hints:
+            current = _unwrap(hints[part])
+        elif get_origin(current) is dict:
+            current = _unwrap(get_args(current)[1])
+        else:
+            return set()
+    return set(get_type_hints(current)) if _is_typeddict(current) else set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    while get_origin(annotation) is NotRequired:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _is_typeddict(candidate: Any) -> bool:
+    return isinstance(candidate, type) and hasattr(candidate, "__total__")
+
+
+def _side_problems(
+    config: Mapping[str, Any], location: Location, allowed: frozenset[str], used_when: str
+) -> list[str]:
+    return [
+        f"{location}: {CONFIG_KEY}.{key}: only used when {used_when}, not on an {location.side}"
+        for key in config
+        if key not in allowed
+    ]
+
+
+def _name_problems(
+    config: Mapping[str, Any], location: Location, names_artifact_from_asset_key: bool
+) -> list[str]:
+    name = config.get("name")
+    if names_artifact_from_asset_key and name is not None:
+        return [
+            f"{location}: {CONFIG_KEY}.name: not allowed here, the artifact is named after the "
+            "asset key; remove 'name'"
+        ]
+    if not names_artifact_from_asset_key and name is None:
+        return [
+            f"{location}: {CONFIG_KEY}.name: required for an {location.side} that is not an "
+            "asset (there is no asset key to name the artifact after)"
+        ]
+    if name is not None:
+        return validate_artifact_name(name, location, f"{CONFIG_KEY}.name")
+    return []
+
+
+def _selector_problems(
+    config: Mapping[str, Any], location: Location, prefix: str, partition_key: str | None = None
+) -> list[str]:
+    where = f" for partition '{partition_key}'" if partition_key is not None else ""
+    problems = []
+    if "version" in config and "alias" in config:
+        problems.append(
+            f"{location}: {prefix}: 'version' and 'alias' both given{where}; use only one "
+            "(neither means 'latest')"
+        )
+    if "get" in config and "get_path" in config:
+        problems.append(
+            f"{location}: {prefix}: 'get' and 'get_path' both given{where}; use only one "
+            "(neither returns the whole artifact)"
+        )
+    version = config.get("version")
+    if version is not None and not _VERSION_PATTERN.match(version):
+        problems.append(
+            f"{location}: {prefix}.version: '{version}' is not a version; W&B versions look "
+            "like 'v0', 'v3'"
+        )
+    alias = config.get("alias")
+    if alias is not None:
+        problems += _alias_problems(alias, location, "alias", prefix=prefix)
+    return problems
+
+
+def _alias_problems(
+    alias: str, location: Location, key: str, prefix: str = CONFIG_KEY
+) -> list[str]:
+    if not alias:
+        return [f"{location}: {prefix}.{key}: an alias must not be empty"]
+    bad = [char for char in ("/", ":") if char in alias]
+    if bad:
+        return [
+            f"{location}: {prefix}.{key}: invalid alias '{alias}': W&B aliases cannot contain "
+            f"{' or '.join(repr(char) for char in bad)}"
+        ]
+    return []
+
+
+def _sdk_kwargs_problems(config: Mapping[str, Any], location: Location) -> list[str]:
+    problems = []
+    for key, method in _ARTIFACT_ADDERS.items():
+        parameters = _sdk_parameters(method)
+        for index, kwargs in enumerate(config.get(key, [])):
+            prefix = f"{location}: {CONFIG_KEY}.{key}.{index}"
+            for arg in kwargs:
+                if arg not in parameters:
+                    matches = difflib.get_close_matches(arg, sorted(parameters), n=1)
+                    hint = f" (did you mean '{matches[0]}'?)" if matches else ""
+                    problems.append(
+                        f"{prefix}.{arg}: unknown argument of wandb.Artifact.{method}{hint}"
+                    )
+            missing = [
+                name
+                for name, parameter in parameters.items()
+                if parameter.default is inspect.Parameter.empty and name not in kwargs
+            ]
+            if missing:
+                problems.append(
+                    f"{prefix}: missing required argument(s) of wandb.Artifact.{method}: "
+                    f"{', '.join(missing)}"
+                )
+    return problems
+
+
+_ARTIFACT_ADDERS = {
+    "add_files": "add_file",
+    "add_dirs": "add_dir",
+    "add_references": "add_reference",
+}
+
+
+def _sdk_parameters(method: str) -> dict[str, inspect.Parameter]:
+    import wandb
+
+    function: Callable[..., Any] = getattr(wandb.Artifact, method)
+    signature = inspect.signature(inspect.unwrap(function))
+    return {
+        name: parameter
+        for name, parameter in signature.parameters.items()
+        if name != "self"
+        and parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    }
+
+
+def _module_installed_problems(name: str, location: Location) -> list[str]:
+    if name == "pickle" or importlib.util.find_spec(name) is not None:
+        return []
+    return [
+        f"{location}: {CONFIG_KEY}.serialization_module.name: module '{name}' is not installed "
+        f"(pip install 'dagster-wandb-v2[{name}]' or pip install {name})"
+    ]

@@ -1,0 +1,40 @@
+"""Errors raised by dagster_wandb_v2.
+
+Every error a user can cause names where it happened (asset or op, input or output) and,
+for configuration mistakes, the offending key::
+
+    asset 'my_model', output 'result': wandb_artifact_configuration.alises: unknown key
+    (did you mean 'aliases'?)
+"""
+
+from __future__ import annotations
+
+
+class WandbArtifactsIOManagerError(Exception):
+    """Base class of every error raised by the W&B Artifacts IO manager."""
+
+
+class WandbConfigurationError(WandbArtifactsIOManagerError):
+    """A ``wandb_artifact_configuration`` (or resource setting) is invalid.
+
+    ``problems`` holds one line per problem found, each naming its location and key.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class WandbArtifactNotFoundError(WandbArtifactsIOManagerError):
+    """The artifact (or alias/version) that was looked up does not exist."""
+
+    def __init__(self, qualified_name: str, detail: str = "") -> None:
+        self.qualified_name = qualified_name
+        message = f"W&B artifact '{qualified_name}' was not found"
+        if detail:
+            message += f": {detail}"
+        super().__init__(message)
+
+
+class WandbSerializationError(WandbArtifactsIOManagerError):
+    """An object could not be serialized or deserialized."""

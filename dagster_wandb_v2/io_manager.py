@@ -1,0 +1,218 @@
+"""``WandbArtifactsIOManager``: writes outputs as W&B artifacts and reads inputs from them.
+
+The IO manager is thin: it turns Dagster's contexts into validated specs and artifact
+names, and routes the value to a write or read strategy (``write.py``, ``read.py``). All
+W&B traffic goes through one W&B run per step process (:class:`~._session.StepSession`).
+
+Example::
+
+    from dagster import Definitions, EnvVar, asset
+    from dagster_wandb_v2 import WandbArtifactsIOManager, WandbResource
+
+    wandb_resource = WandbResource(api_key=EnvVar("WANDB_API_KEY"), project="my_project")
+
+    @asset(metadata={"wandb_artifact_configuration": {"type": "dataset"}},
+           io_manager_key="wandb_artifacts_manager")
+    def my_dataset() -> list[int]:
+        return [1, 2, 3]
+
+    defs = Definitions(
+        assets=[my_dataset],
+        resources={
+            "wandb_artifacts_manager": WandbArtifactsIOManager(
+                wandb=wandb_resource, cache_duration_in_minutes=60
+            ),
+        },
+    )
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    ConfigurableIOManager,
+    InitResourceContext,
+    InputContext,
+    OutputContext,
+)
+from pydantic import Field, PrivateAttr
+
+from dagster_wandb_v2 import _contexts
+from dagster_wandb_v2._session import StepSession
+from dagster_wandb_v2.cache import ArtifactCache
+from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
+from dagster_wandb_v2.errors import WandbArtifactsIOManagerError
+from dagster_wandb_v2.metadata import artifact_source_metadata, materialization_metadata
+from dagster_wandb_v2.naming import asset_artifact_name, partition_artifact_name
+from dagster_wandb_v2.read import read_artifact
+from dagster_wandb_v2.resource import WandbResource
+from dagster_wandb_v2.write import WriteRequest, build_artifact
+
+DEFAULT_CACHE_DURATION_IN_MINUTES = 60 * 24 * 30
+"""30 days, as in the legacy integration."""
+
+
+class WandbArtifactsIOManager(ConfigurableIOManager):
+    """Stores outputs as W&B artifacts and loads inputs from W&B artifacts.
+
+    Configure each output or input with ``metadata={"wandb_artifact_configuration": ...}``
+    (see :class:`~dagster_wandb_v2.WandbArtifactConfiguration`).
+    """
+
+    wandb: WandbResource
+    base_dir: str | None = Field(
+        default=None,
+        description="Local storage and cache directory; defaults to the Dagster storage dir.",
+    )
+    cache_duration_in_minutes: int = Field(
+        default=DEFAULT_CACHE_DURATION_IN_MINUTES,
+        ge=0,
+        description="How long unused cached artifacts are kept; 0 disables the cache.",
+    )
+    run_id: str | None = Field(
+        default=None, description="W&B run id; defaults to the Dagster run id (resumable)."
+    )
+    run_name: str | None = Field(
+        default=None, description="W&B run name; defaults to dagster-run-<first 8 chars>."
+    )
+    run_tags: list[str] = Field(
+        default_factory=list, description="W&B run tags; 'dagster_wandb' is always added."
+    )
+
+    _session: StepSession | None = PrivateAttr(default=None)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        dagster_run_id = context.run_id or str(uuid.uuid4())
+        self._session = StepSession(
+            client=self.wandb.get_client(),
+            entity=self.wandb.entity,
+            project=self.wandb.project,
+            dagster_run_id=dagster_run_id,
+            run_id=self.run_id,
+            run_name=self.run_name,
+            run_tags=tuple(self.run_tags),
+            cache=ArtifactCache(self._storage_path(context), self.cache_duration_in_minutes),
+        )
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            failed_steps = session.step_keys if session.per_step else None
+            session.close(failed=_contexts.steps_failed(context, failed_steps))
+
+    def _storage_path(self, context: InitResourceContext) -> Path:
+        base_dir = self.base_dir
+        if base_dir is None and context.instance is not None:
+            base_dir = context.instance.storage_directory()
+        if base_dir is None:
+            base_dir = os.environ.get("DAGSTER_HOME") or tempfile.gettempdir()
+        path = Path(base_dir)
+        if path.name != "storage":
+            path = path / "storage"
+        return path / "wandb_artifacts_manager"
+
+    def _active_session(self) -> StepSession:
+        if self._session is None:
+            raise WandbArtifactsIOManagerError(
+                "WandbArtifactsIOManager used outside of a Dagster run (setup_for_execution "
+                "was not called)"
+            )
+        return self._session
+
+    # --- writing ---------------------------------------------------------------------
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        location = _contexts.output_location(context)
+        raw = _contexts.raw_config(context.definition_metadata, location, context.log)
+        spec = parse_write_config(
+            raw, location, names_artifact_from_asset_key=context.has_asset_key
+        )
+        if obj is None:
+            context.log.warning(
+                f"{location}: the output is None, nothing was written to W&B. If this was "
+                "intended, ignore this warning."
+            )
+            return
+        session = self._active_session()
+        base_name = asset_artifact_name(context.asset_key) if context.has_asset_key else spec.name
+        assert base_name is not None  # guaranteed by parse_write_config
+        targets = _contexts.write_targets(context, obj, base_name, location)
+        run = session.run_for(context)
+        summary = []
+        for name, value, partition_key in targets:
+            staging = session.cache.scratch_dir()
+            try:
+                built = build_artifact(
+                    value,
+                    WriteRequest(
+                        name=name,
+                        spec=spec,
+                        location=location,
+                        source_metadata=artifact_source_metadata(session.dagster_run_id),
+                        staging_dir=staging,
+                        renamed_from_asset_key=context.has_asset_key,
+                    ),
+                )
+                for warning in built.warnings:
+                    context.log.warning(warning)
+                stored = session.log_artifact(run, built, spec.aliases, location)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            metadata = materialization_metadata(
+                session.dagster_run_id, session.client.app_url, run, stored
+            )
+            summary.append((partition_key, metadata))
+            context.log.info(
+                f"{location}: logged W&B artifact {stored.name} "
+                f"({metadata['wandb_artifact_url'].value})"
+            )
+        context.add_output_metadata(_contexts.output_metadata(summary))
+
+    # --- reading ---------------------------------------------------------------------
+
+    def load_input(self, context: InputContext) -> Any:
+        location = _contexts.input_location(context)
+        raw = _contexts.raw_config(context.definition_metadata, location, context.log)
+        partitioned = context.has_asset_partitions
+        spec = parse_read_config(
+            raw,
+            location,
+            names_artifact_from_asset_key=context.has_asset_key,
+            partitioned=partitioned,
+        )
+        session = self._active_session()
+        run = session.run_for(context)
+        base_name = asset_artifact_name(context.asset_key) if context.has_asset_key else spec.name
+        assert base_name is not None
+        prefix = f"{run.entity}/{run.project}"
+        if not partitioned:
+            if context.has_partition_key and not context.has_asset_key:
+                base_name = partition_artifact_name(base_name, context.partition_key)
+            return read_artifact(
+                run, session.cache, f"{prefix}/{base_name}:{spec.qualifier}", spec, location
+            )
+        values = {
+            key: read_artifact(
+                run,
+                session.cache,
+                f"{prefix}/{partition_artifact_name(base_name, key)}:"
+                f"{spec.for_partition(key).qualifier}",
+                spec.for_partition(key),
+                location,
+            )
+            for key in _contexts.ordered_partition_keys(context)
+        }
+        if len(values) == 1:
+            return next(iter(values.values()))
+        return values
+
+
+__all__ = ["CONFIG_KEY", "DEFAULT_CACHE_DURATION_IN_MINUTES", "WandbArtifactsIOManager"]

@@ -1,0 +1,95 @@
+"""Read strategies: what an input receives from a W&B artifact.
+
+- ``get``: the named W&B object inside the artifact (e.g. a ``wandb.Table``);
+- ``get_path``: one file, downloaded, as a local path;
+- neither: the serialized Python object if the artifact holds one, otherwise the
+  ``wandb.Artifact`` itself, downloaded and verified.
+
+Every read goes through the step's W&B run (``use_artifact``), so W&B records lineage, and
+through the local cache, so content already on this machine is not downloaded again.
+
+Example::
+
+    value = read_artifact(run, cache, "me/proj/my_dataset:latest", PartitionReadSpec(), loc)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dagster_wandb_v2._location import Location
+from dagster_wandb_v2.cache import ArtifactCache
+from dagster_wandb_v2.client import StoredArtifact, WandbRun, entry_paths
+from dagster_wandb_v2.config import CONFIG_KEY, PartitionReadSpec
+from dagster_wandb_v2.errors import WandbArtifactNotFoundError, WandbArtifactsIOManagerError
+from dagster_wandb_v2.serialization import MODULES
+
+
+def read_artifact(
+    run: WandbRun,
+    cache: ArtifactCache,
+    qualified_name: str,
+    spec: PartitionReadSpec,
+    location: Location,
+) -> Any:
+    """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for."""
+    try:
+        artifact = run.use_artifact(qualified_name)
+    except WandbArtifactNotFoundError as error:
+        raise WandbArtifactNotFoundError(
+            qualified_name, f"{location}: check the entity, project, name and alias or version"
+        ) from error
+    if spec.get is not None:
+        return _get_object(artifact, spec.get, location)
+    if spec.get_path is not None:
+        return str(_get_file(artifact, cache, spec.get_path, location))
+    return _whole(artifact, cache)
+
+
+def _get_object(artifact: StoredArtifact, name: str, location: Location) -> Any:
+    value = artifact.get(name)
+    if value is None:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: {CONFIG_KEY}.get: no W&B object named '{name}' in artifact "
+            f"'{artifact.name}'; it holds: {', '.join(entry_paths(artifact)) or 'nothing'}"
+        )
+    return value
+
+
+def _get_file(
+    artifact: StoredArtifact, cache: ArtifactCache, path: str, location: Location
+) -> Path:
+    try:
+        entry = artifact.get_entry(path)
+    except KeyError:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: {CONFIG_KEY}.get_path: no file '{path}' in artifact "
+            f"'{artifact.name}'; it holds: {', '.join(entry_paths(artifact)) or 'nothing'}"
+        ) from None
+    digest = str(getattr(entry, "digest", "") or f"{artifact.digest}-{path}")
+    return cache.blob(
+        digest,
+        PurePosixPath(path).name,
+        lambda directory: Path(entry.download(root=str(directory))),
+    )
+
+
+def _whole(artifact: StoredArtifact, cache: ArtifactCache) -> Any:
+    entries = artifact.manifest.entries
+    module = next((m for m in MODULES.values() if m.file_name in entries), None)
+    if module is not None:
+        entry = artifact.get_entry(module.file_name)
+        payload = cache.blob(
+            str(entries[module.file_name].digest),
+            module.file_name,
+            lambda directory: Path(entry.download(root=str(directory))),
+        )
+        return module.load(payload)
+    directory = cache.artifact_dir(artifact.digest, lambda target: _download_into(artifact, target))
+    artifact.verify(root=str(directory))
+    return artifact
+
+
+def _download_into(artifact: StoredArtifact, target: Path) -> None:
+    artifact.download(root=str(target))

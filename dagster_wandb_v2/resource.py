@@ -1,0 +1,87 @@
+"""``WandbResource``: W&B credentials and location, and ready clients for ops and assets.
+
+Example::
+
+    from dagster import Definitions, EnvVar, asset
+    from dagster_wandb_v2 import WandbResource
+
+    @asset
+    def train(wandb: WandbResource) -> None:
+        with wandb.init_run(job_type="train") as run:
+            run.log({"loss": 0.1})
+
+    defs = Definitions(
+        assets=[train],
+        resources={"wandb": WandbResource(api_key=EnvVar("WANDB_API_KEY"),
+                                          entity="my_entity", project="my_project")},
+    )
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from dagster_wandb_v2.client import WANDB_CLOUD_HOST, SdkWandbClient, WandbClient
+from dagster_wandb_v2.errors import WandbConfigurationError
+
+if TYPE_CHECKING:
+    import wandb
+
+
+class WandbResource(ConfigurableResource["WandbResource"]):
+    """Authenticates to W&B and says where runs and artifacts live.
+
+    The API key is meant for ``EnvVar("WANDB_API_KEY")``: it is never logged, never put in
+    metadata, and hidden from ``repr``. No global ``wandb.login`` is done: every client
+    this resource hands out carries the key itself.
+    """
+
+    api_key: str = Field(
+        repr=False,
+        description="W&B API key; use EnvVar('WANDB_API_KEY'), never a literal.",
+    )
+    host: str = Field(
+        default=WANDB_CLOUD_HOST,
+        description="W&B API host; change it for a dedicated or local W&B server.",
+    )
+    entity: str | None = Field(
+        default=None,
+        description="W&B entity (user or team); defaults to the API key's default entity.",
+    )
+    project: str = Field(description="W&B project receiving runs and artifacts.")
+
+    def _checked_api_key(self) -> str:
+        if not self.api_key.strip():
+            raise WandbConfigurationError(
+                ["WandbResource.api_key: empty; set it with EnvVar('WANDB_API_KEY')"]
+            )
+        return self.api_key
+
+    def get_client(self) -> WandbClient:
+        """The client the IO manager uses to start runs and log or use artifacts."""
+        return SdkWandbClient(api_key=self._checked_api_key(), host=self.host)
+
+    def get_api(self) -> wandb.Api:
+        """A ``wandb.Api`` for queries (runs, artifacts), authenticated with this resource."""
+        import wandb
+
+        return wandb.Api(
+            api_key=self._checked_api_key(),
+            overrides={"base_url": self.host, "entity": self.entity, "project": self.project},
+        )
+
+    def init_run(self, **kwargs: Any) -> wandb.Run:
+        """``wandb.init`` with this resource's entity, project and credentials.
+
+        Extra keyword arguments go to ``wandb.init`` (``id``, ``resume``, ``config``...).
+        """
+        import wandb
+
+        settings = wandb.Settings(api_key=self._checked_api_key(), base_url=self.host)
+        kwargs.setdefault("entity", self.entity)
+        kwargs.setdefault("project", self.project)
+        kwargs.setdefault("reinit", "create_new")
+        return wandb.init(settings=settings, **kwargs)

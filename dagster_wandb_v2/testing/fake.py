@@ -1,0 +1,442 @@
+"""An in-memory W&B for unit tests, behind the same client protocol as the real SDK.
+
+It keeps W&B's artifact semantics: versions ``v0, v1, ...`` per collection; logging the
+same content again (same digest) returns the existing version; ``latest`` moves to the
+newest version; an alias points to one version of a collection at a time; ``get`` and
+``get_entry`` work on logged artifacts; a missing name or alias raises like W&B would.
+
+Example::
+
+    from dagster import materialize
+    from dagster_wandb_v2.testing import FakeWandb
+
+    fake = FakeWandb()
+    result = materialize([my_asset], resources=fake.resources())
+    assert fake.artifact("my_asset:latest").version == "v0"
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
+from dagster_wandb_v2.config import ARTIFACT_NAME_PATTERN
+from dagster_wandb_v2.errors import WandbArtifactNotFoundError
+from dagster_wandb_v2.resource import WandbResource
+
+if TYPE_CHECKING:
+    import wandb
+
+DEFAULT_ENTITY = "fake-entity"
+FAKE_APP_URL = "https://fake.wandb.test"
+
+
+@dataclass
+class FakeEntry:
+    """One file (or reference) of a stored artifact; mirrors ``ArtifactManifestEntry``."""
+
+    path: str
+    digest: str
+    size: int
+    ref: str | None
+    stored_file: Path | None
+    artifact: FakeArtifact | None = None
+
+    def download(self, root: str | None = None) -> str:
+        if self.stored_file is None:
+            raise ValueError(f"reference entries are not downloaded by the fake: {self.ref}")
+        target = Path(root or tempfile.mkdtemp()) / self.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.stored_file, target)
+        if self.artifact is not None:
+            self.artifact._backend.downloaded_bytes += self.size
+        return str(target)
+
+
+@dataclass
+class _Manifest:
+    entries: dict[str, FakeEntry]
+
+
+@dataclass
+class FakeArtifact:
+    """A logged artifact version; mirrors the read API of a logged ``wandb.Artifact``."""
+
+    _backend: FakeWandb
+    entity: str
+    project: str
+    collection: str
+    type: str
+    version: str
+    digest: str
+    description: str | None
+    metadata: dict[str, Any]
+    manifest: _Manifest
+    logged_by: str
+    id: str = field(default_factory=lambda: base64.b64encode(uuid.uuid4().bytes).decode())
+    used_by: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.collection}:{self.version}"
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.entity}/{self.project}/{self.name}"
+
+    @property
+    def source_name(self) -> str:
+        return self.name
+
+    @property
+    def size(self) -> int:
+        return sum(entry.size for entry in self.manifest.entries.values())
+
+    @property
+    def aliases(self) -> list[str]:
+        return self._backend._aliases_of(self)
+
+    def download(self, root: str | None = None, **_: Any) -> str:
+        directory = Path(root or tempfile.mkdtemp())
+        for entry in self.manifest.entries.values():
+            if entry.stored_file is not None:
+                entry.download(str(directory))
+        self._backend.downloads += 1
+        return str(directory)
+
+    def get_entry(self, name: str) -> FakeEntry:
+        entry = self.manifest.entries.get(name) or self._object_entry(name)[0]
+        if entry is None:
+            raise KeyError(f"Path not contained in artifact: {name}")
+        return entry
+
+    def get_path(self, name: str) -> FakeEntry:
+        return self.get_entry(name)
+
+    def _object_entry(self, name: str) -> tuple[FakeEntry | None, Any]:
+        from wandb.sdk.data_types.base_types.wb_value import WBValue
+
+        for wb_class in WBValue.type_mapping().values():
+            entry = self.manifest.entries.get(wb_class.with_suffix(name))
+            if entry is not None:
+                return entry, wb_class
+        return None, None
+
+    def get(self, name: str) -> Any:
+        entry, wb_class = self._object_entry(name)
+        if entry is None or entry.stored_file is None:
+            return None
+        json_obj = json.loads(entry.stored_file.read_text())
+        return wb_class.from_json(json_obj, self)
+
+    def verify(self, root: str | None = None) -> None:
+        directory = Path(root or ".")
+        for path in directory.rglob("*"):
+            if (
+                path.is_file()
+                and path.relative_to(directory).as_posix() not in self.manifest.entries
+            ):
+                raise ValueError(f"Found file {path} which is not a member of artifact {self.name}")
+        for entry in self.manifest.entries.values():
+            if entry.ref is None and _md5_b64(directory / entry.path) != entry.digest:
+                raise ValueError(f"Digest mismatch for file: {entry.path}")
+
+
+class FakeRun:
+    """A W&B run of the fake; records what it logged and used, and how it finished."""
+
+    def __init__(self, backend: FakeWandb, spec: RunSpec) -> None:
+        self._backend = backend
+        self.spec = spec
+        self.entity = spec.entity or DEFAULT_ENTITY
+        self.project = spec.project
+        self.id = spec.run_id
+        self.name = spec.name
+        self.logged: list[FakeArtifact] = []
+        self.used: list[FakeArtifact] = []
+        self.exit_code: int | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def url(self) -> str:
+        return f"{FAKE_APP_URL}/{self.entity}/{self.project}/runs/{self.id}"
+
+    @property
+    def state(self) -> str:
+        if self.exit_code is None:
+            return "running"
+        return "finished" if self.exit_code == 0 else "failed"
+
+    def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
+        self._check_open()
+        stored = self._backend.store(artifact, self.entity, self.project, aliases, self.path)
+        self.logged.append(stored)
+        return stored
+
+    def use_artifact(self, qualified_name: str) -> StoredArtifact:
+        self._check_open()
+        artifact = self._backend.artifact(qualified_name)
+        artifact.used_by.append(self.path)
+        self.used.append(artifact)
+        return artifact
+
+    def finish(self, exit_code: int = 0) -> None:
+        self.exit_code = exit_code
+
+    def _check_open(self) -> None:
+        if self.exit_code is not None:
+            raise RuntimeError(f"run {self.path} is finished")
+
+
+class FakeWandb:
+    """The fake W&B backend: projects, artifact collections, runs. Thread-safe.
+
+    ``downloads`` and ``downloaded_bytes`` count what readers fetched, so tests can check
+    the local cache.
+    """
+
+    _registry: ClassVar[dict[str, FakeWandb]] = {}
+
+    def __init__(self, storage_dir: str | Path | None = None) -> None:
+        self.backend_id = uuid.uuid4().hex
+        self._own_dir = storage_dir is None
+        self.storage_dir = Path(storage_dir or tempfile.mkdtemp(prefix="fake-wandb-"))
+        self.runs: list[FakeRun] = []
+        self.downloads = 0
+        self.downloaded_bytes = 0
+        self._versions: dict[tuple[str, str, str], list[FakeArtifact]] = {}
+        self._alias_index: dict[tuple[str, str, str], dict[str, FakeArtifact]] = {}
+        self._lock = threading.RLock()
+        self._ids = itertools.count()
+        FakeWandb._registry[self.backend_id] = self
+
+    # --- wiring ------------------------------------------------------------------------
+
+    def client(self) -> FakeWandbClient:
+        return FakeWandbClient(self)
+
+    def resource(
+        self, project: str = "fake-project", entity: str | None = None
+    ) -> FakeWandbResource:
+        """A :class:`WandbResource` talking to this fake."""
+        return FakeWandbResource(backend_id=self.backend_id, project=project, entity=entity)
+
+    def resources(self, project: str = "fake-project", **io_manager_config: Any) -> dict[str, Any]:
+        """``{"wandb": ..., "wandb_artifacts_manager": ...}`` ready for ``materialize``."""
+        from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+
+        resource = self.resource(project=project)
+        return {
+            "wandb": resource,
+            "wandb_artifacts_manager": WandbArtifactsIOManager(wandb=resource, **io_manager_config),
+        }
+
+    def close(self) -> None:
+        FakeWandb._registry.pop(self.backend_id, None)
+        if self._own_dir:
+            shutil.rmtree(self.storage_dir, ignore_errors=True)
+
+    @classmethod
+    def lookup(cls, backend_id: str) -> FakeWandb:
+        try:
+            return cls._registry[backend_id]
+        except KeyError:
+            raise RuntimeError(
+                f"no FakeWandb with id {backend_id!r} in this process; the fake lives in "
+                "memory, so use it with the in-process executor"
+            ) from None
+
+    # --- storage -----------------------------------------------------------------------
+
+    def store(
+        self,
+        artifact: wandb.Artifact,
+        entity: str = DEFAULT_ENTITY,
+        project: str = "fake-project",
+        aliases: Sequence[str] = ("latest",),
+        logged_by: str = "external",
+    ) -> FakeArtifact:
+        """Log a draft ``wandb.Artifact`` (what ``run.log_artifact`` + ``wait`` do)."""
+        name = artifact.name.split(":")[0]
+        _check_name(name)
+        for alias in aliases:
+            if not alias or "/" in alias or ":" in alias:
+                raise ValueError(f"Invalid alias {alias!r}: aliases cannot contain '/' or ':'")
+        artifact.finalize()
+        digest = artifact.manifest.digest()
+        with self._lock:
+            key = (entity, project, name)
+            versions = self._versions.setdefault(key, [])
+            if versions and versions[0].type != artifact.type:
+                raise ValueError(
+                    f"artifact '{name}' already exists with type '{versions[0].type}', "
+                    f"cannot log it with type '{artifact.type}'"
+                )
+            stored = next((version for version in versions if version.digest == digest), None)
+            if stored is None:
+                stored = self._new_version(artifact, entity, project, name, digest, logged_by)
+                versions.append(stored)
+            index = self._alias_index.setdefault(key, {})
+            # Like W&B: the requested aliases and "latest" go to the logged (or deduped)
+            # version and leave whichever version held them before.
+            for alias in dict.fromkeys([*aliases, "latest"]):
+                index[alias] = stored
+            return stored
+
+    def _new_version(
+        self,
+        artifact: wandb.Artifact,
+        entity: str,
+        project: str,
+        name: str,
+        digest: str,
+        logged_by: str,
+    ) -> FakeArtifact:
+        version = f"v{len(self._versions[(entity, project, name)])}"
+        directory = self.storage_dir / entity / project / name / version
+        entries: dict[str, FakeEntry] = {}
+        for path, source in artifact.manifest.entries.items():
+            stored_file = None
+            if source.ref is None and source.local_path is not None:
+                stored_file = directory / str(path)
+                stored_file.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source.local_path, stored_file)
+            entries[str(path)] = FakeEntry(
+                path=str(path),
+                digest=str(source.digest),
+                size=int(source.size or 0),
+                ref=source.ref,
+                stored_file=stored_file,
+            )
+        stored = FakeArtifact(
+            _backend=self,
+            entity=entity,
+            project=project,
+            collection=name,
+            type=artifact.type,
+            version=version,
+            digest=digest,
+            description=artifact.description,
+            metadata=json.loads(json.dumps(artifact.metadata, default=str)),
+            manifest=_Manifest(entries),
+            logged_by=logged_by,
+        )
+        for entry in entries.values():
+            entry.artifact = stored
+        return stored
+
+    # --- queries -----------------------------------------------------------------------
+
+    def artifact(self, name: str) -> FakeArtifact:
+        """Look up ``[entity/][project/]name[:alias|vN]`` (``latest`` by default)."""
+        entity, project, collection, qualifier = self._parse(name)
+        with self._lock:
+            versions = self._versions.get((entity, project, collection), [])
+            if qualifier.startswith("v") and qualifier[1:].isdigit():
+                index = int(qualifier[1:])
+                if index < len(versions):
+                    return versions[index]
+            else:
+                found = self._alias_index.get((entity, project, collection), {}).get(qualifier)
+                if found is not None:
+                    return found
+        raise WandbArtifactNotFoundError(f"{entity}/{project}/{collection}:{qualifier}")
+
+    def artifact_exists(self, name: str) -> bool:
+        try:
+            self.artifact(name)
+        except WandbArtifactNotFoundError:
+            return False
+        return True
+
+    def versions(self, name: str) -> list[FakeArtifact]:
+        """Every version of a collection, oldest first."""
+        entity, project, collection, _ = self._parse(name)
+        with self._lock:
+            return list(self._versions.get((entity, project, collection), []))
+
+    def collections(self, project: str = "fake-project", entity: str = DEFAULT_ENTITY) -> list[str]:
+        with self._lock:
+            return sorted(key[2] for key in self._versions if key[:2] == (entity, project))
+
+    def _aliases_of(self, artifact: FakeArtifact) -> list[str]:
+        with self._lock:
+            key = (artifact.entity, artifact.project, artifact.collection)
+            index = self._alias_index.get(key, {})
+            return sorted(alias for alias, target in index.items() if target is artifact)
+
+    def _parse(self, name: str) -> tuple[str, str, str, str]:
+        path, _, qualifier = name.partition(":")
+        parts = path.split("/")
+        if len(parts) == 1:
+            parts = [DEFAULT_ENTITY, "fake-project", *parts]
+        elif len(parts) == 2:
+            parts = [DEFAULT_ENTITY, *parts]
+        entity, project, collection = parts[-3:]
+        return entity, project, collection, qualifier or "latest"
+
+
+class FakeWandbClient:
+    """:class:`~dagster_wandb_v2.client.WandbClient` over a :class:`FakeWandb`."""
+
+    app_url = FAKE_APP_URL
+
+    def __init__(self, backend: FakeWandb) -> None:
+        self.backend = backend
+
+    def start_run(self, spec: RunSpec) -> WandbRun:
+        run = FakeRun(self.backend, spec)
+        with self.backend._lock:
+            self.backend.runs.append(run)
+        return run
+
+
+class FakeWandbResource(WandbResource):
+    """A :class:`WandbResource` whose clients talk to an in-memory :class:`FakeWandb`."""
+
+    api_key: str = Field(default="fake-api-key", repr=False)
+    backend_id: str
+
+    def get_client(self) -> WandbClient:
+        return FakeWandb.lookup(self.backend_id).client()
+
+
+def _check_name(name: str) -> None:
+    if not ARTIFACT_NAME_PATTERN.match(name):
+        raise ValueError(
+            "Artifact name may only contain alphanumeric characters, dashes, underscores, "
+            f"and dots. Invalid name: {name!r}"
+        )
+
+
+def _md5_b64(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+__all__ = [
+    "FakeArtifact",
+    "FakeRun",
+    "FakeWandb",
+    "FakeWandbClient",
+    "FakeWandbResource",
+]

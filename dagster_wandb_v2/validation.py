@@ -1,0 +1,141 @@
+"""Validate every W&B-managed output and input of a ``Definitions`` before any run starts.
+
+Example (at the bottom of your ``definitions.py``, or in a test)::
+
+    from dagster_wandb_v2 import validate_definitions
+
+    defs = Definitions(assets=[...], resources={...})
+    validate_definitions(defs)  # raises WandbConfigurationError listing every problem
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dagster import AssetKey, Definitions, OpDefinition
+
+from dagster_wandb_v2._contexts import LEGACY_CONFIG_KEY
+from dagster_wandb_v2._location import Location
+from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
+from dagster_wandb_v2.errors import WandbConfigurationError
+from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+
+
+def validate_definitions(defs: Definitions) -> None:
+    """Raise :class:`WandbConfigurationError` if any W&B configuration in ``defs`` is invalid."""
+    problems = definition_problems(defs)
+    if problems:
+        raise WandbConfigurationError(problems)
+
+
+def definition_problems(defs: Definitions) -> list[str]:
+    """Every problem of every W&B-managed output and input of ``defs`` (empty if none)."""
+    repository = defs.get_repository_def()
+    wandb_keys = _wandb_io_manager_keys(defs.resources or {})
+    for job in repository.get_all_jobs():
+        wandb_keys |= _wandb_io_manager_keys(job.resource_defs)
+    if not wandb_keys:
+        return []
+    assets_defs = {id(a): a for a in repository.assets_defs_by_key.values()}.values()
+    io_manager_of = {
+        key: assets_def.get_io_manager_key_for_asset_key(key)
+        for key, assets_def in repository.assets_defs_by_key.items()
+    }
+    partitioned = {
+        key: assets_def.partitions_def is not None
+        for key, assets_def in repository.assets_defs_by_key.items()
+    }
+    problems: list[str] = []
+    asset_node_names: set[str] = set()
+    for assets_def in assets_defs:
+        node_def = assets_def.node_def if assets_def.is_executable else None
+        if not isinstance(node_def, OpDefinition):
+            continue
+        asset_node_names.add(node_def.name)
+        for output_def in node_def.output_defs:
+            if output_def.io_manager_key not in wandb_keys:
+                continue
+            asset_key = assets_def.keys_by_output_name.get(output_def.name)
+            location = _location("output", node_def.name, output_def.name, asset_key)
+            problems += _check(
+                lambda raw, location=location, asset_key=asset_key: parse_write_config(
+                    raw, location, names_artifact_from_asset_key=asset_key is not None
+                ),
+                output_def.metadata,
+                location,
+            )
+        for input_def in node_def.input_defs:
+            upstream = assets_def.keys_by_input_name.get(input_def.name)
+            managed = input_def.input_manager_key in wandb_keys or (
+                input_def.input_manager_key is None
+                and upstream is not None
+                and io_manager_of.get(upstream) in wandb_keys
+            )
+            if not managed:
+                continue
+            consumer = _single_key(assets_def.keys)
+            location = _location("input", node_def.name, input_def.name, consumer)
+            problems += _check(
+                lambda raw, location=location, upstream=upstream: parse_read_config(
+                    raw,
+                    location,
+                    names_artifact_from_asset_key=upstream is not None,
+                    partitioned=partitioned.get(upstream) if upstream is not None else None,
+                ),
+                input_def.metadata,
+                location,
+            )
+    for job in repository.get_all_jobs():
+        for op_def in _op_defs(job.graph.iterate_node_defs()):
+            if op_def.name in asset_node_names:
+                continue
+            for output_def in op_def.output_defs:
+                if output_def.io_manager_key in wandb_keys:
+                    location = Location("op", op_def.name, "output", output_def.name)
+                    problems += _check(
+                        lambda raw, location=location: parse_write_config(
+                            raw, location, names_artifact_from_asset_key=False
+                        ),
+                        output_def.metadata,
+                        location,
+                    )
+            for input_def in op_def.input_defs:
+                if input_def.input_manager_key in wandb_keys or CONFIG_KEY in input_def.metadata:
+                    location = Location("op", op_def.name, "input", input_def.name)
+                    problems += _check(
+                        lambda raw, location=location: parse_read_config(
+                            raw, location, names_artifact_from_asset_key=False
+                        ),
+                        input_def.metadata,
+                        location,
+                    )
+    return list(dict.fromkeys(problems))
+
+
+def _wandb_io_manager_keys(resources: Mapping[str, Any]) -> set[str]:
+    return {key for key, value in resources.items() if isinstance(value, WandbArtifactsIOManager)}
+
+
+def _op_defs(node_defs: Iterable[Any]) -> Iterable[OpDefinition]:
+    return (node_def for node_def in node_defs if isinstance(node_def, OpDefinition))
+
+
+def _single_key(keys: Iterable[AssetKey]) -> AssetKey | None:
+    keys = list(keys)
+    return keys[0] if len(keys) == 1 else None
+
+
+def _location(side: Any, node_name: str, name: str, asset_key: AssetKey | None) -> Location:
+    if asset_key is not None:
+        return Location("asset", asset_key.to_user_string(), side, name)
+    return Location("op", node_name, side, name)
+
+
+def _check(parse: Any, metadata: Mapping[str, Any], location: Location) -> list[str]:
+    raw = metadata.get(CONFIG_KEY, metadata.get(LEGACY_CONFIG_KEY))
+    try:
+        parse(raw)
+    except WandbConfigurationError as error:
+        return error.problems
+    return []

@@ -1,0 +1,205 @@
+"""Write strategies: what a returned value becomes inside a W&B artifact.
+
+- a ``wandb.Artifact`` the user built: logged as is, renamed after the asset, enriched;
+- a W&B object (``wandb.Table``, ``wandb.Image``, any ``WBValue``): added under its class
+  name, so a reader can ``get("Table")``;
+- any other Python object: serialized with the configured pickle-family module.
+
+Each strategy only builds the artifact; logging it is the IO manager's job.
+
+Example::
+
+    built = build_artifact([1, 2, 3], "my_dataset", WriteSpec(type="dataset"), ...)
+    built.artifact.manifest.entries  # {'output.pickle': ...}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dagster_wandb_v2._location import Location
+from dagster_wandb_v2.config import CONFIG_KEY, WriteSpec
+from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
+from dagster_wandb_v2.serialization import get_module
+
+if TYPE_CHECKING:
+    import wandb
+
+
+@dataclass
+class BuiltArtifact:
+    """An artifact ready to log, and the payload file to seed the local cache with."""
+
+    artifact: wandb.Artifact
+    payload: Path | None = None
+    payload_name: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """Everything a strategy needs besides the value."""
+
+    name: str
+    spec: WriteSpec
+    location: Location
+    source_metadata: dict[str, Any]
+    staging_dir: Path
+    renamed_from_asset_key: bool
+
+
+class WriteStrategy(Protocol):
+    def accepts(self, value: object) -> bool: ...
+    def build(self, value: Any, request: WriteRequest) -> BuiltArtifact: ...
+
+
+def _require_type(request: WriteRequest) -> str:
+    if not request.spec.type:
+        raise WandbConfigurationError(
+            [
+                f"{request.location}: {CONFIG_KEY}.type: required when the output is not a "
+                "wandb.Artifact (e.g. 'dataset' or 'model')"
+            ]
+        )
+    return request.spec.type
+
+
+def _new_artifact(request: WriteRequest) -> wandb.Artifact:
+    import wandb
+
+    return wandb.Artifact(
+        name=request.name,
+        type=_require_type(request),
+        description=request.spec.description,
+        metadata=dict(request.source_metadata),
+    )
+
+
+class UserArtifactStrategy:
+    """A ``wandb.Artifact`` returned by the asset: enrich it, keep its content."""
+
+    def accepts(self, value: object) -> bool:
+        import wandb
+
+        return isinstance(value, wandb.Artifact)
+
+    def build(self, value: wandb.Artifact, request: WriteRequest) -> BuiltArtifact:
+        spec, location = request.spec, request.location
+        problems = []
+        if value.id is not None:
+            problems.append(
+                f"{location}: the returned wandb.Artifact '{value.name}' was already logged; "
+                "return a new draft artifact (or its new_draft())"
+            )
+        if spec.type is not None:
+            problems.append(
+                f"{location}: {CONFIG_KEY}.type: not allowed when the output is a wandb.Artifact "
+                f"(its type is '{value.type}'); remove 'type'"
+            )
+        if spec.description is not None and value.description:
+            problems.append(
+                f"{location}: {CONFIG_KEY}.description: the returned wandb.Artifact already has "
+                "a description; set it in one place only"
+            )
+        if problems:
+            raise WandbConfigurationError(problems)
+        warnings = []
+        if spec.serialization.explicit:
+            warnings.append(
+                f"{location}: {CONFIG_KEY}.serialization_module is ignored: the output is "
+                "already a wandb.Artifact"
+            )
+        if value.name != request.name:
+            if request.renamed_from_asset_key:
+                warnings.append(
+                    f"{location}: the returned artifact is named '{value.name}' but is logged "
+                    f"as '{request.name}' (artifacts are named after the asset key)"
+                )
+            _rename(value, request.name)
+        value.metadata = {**value.metadata, **request.source_metadata}
+        if spec.description is not None:
+            value.description = spec.description
+        return BuiltArtifact(value, warnings=warnings)
+
+
+def _rename(artifact: wandb.Artifact, name: str) -> None:
+    artifact._name = name
+    if hasattr(artifact, "_source_name"):
+        artifact._source_name = name
+
+
+class WandbObjectStrategy:
+    """A W&B object (Table, Image, ...): stored under its class name."""
+
+    def accepts(self, value: object) -> bool:
+        from wandb.sdk.data_types.base_types.wb_value import WBValue
+
+        return isinstance(value, WBValue)
+
+    def build(self, value: Any, request: WriteRequest) -> BuiltArtifact:
+        artifact = _new_artifact(request)
+        warnings = []
+        if request.spec.serialization.explicit:
+            warnings.append(
+                f"{request.location}: {CONFIG_KEY}.serialization_module is ignored: the output "
+                f"is a W&B object ({type(value).__name__})"
+            )
+        artifact.add(value, type(value).__name__)
+        return BuiltArtifact(artifact, warnings=warnings)
+
+
+class PythonObjectStrategy:
+    """Any other object: serialized to ``output.<module>`` with the pickle family."""
+
+    def accepts(self, value: object) -> bool:
+        return value is not None
+
+    def build(self, value: Any, request: WriteRequest) -> BuiltArtifact:
+        artifact = _new_artifact(request)
+        serialization = request.spec.serialization
+        module = get_module(serialization.module)
+        payload = request.staging_dir / module.file_name
+        try:
+            used = module.dump(value, payload, serialization.parameters)
+        except WandbArtifactsIOManagerError as error:
+            raise type(error)(f"{request.location}: {error}") from error.__cause__
+        artifact.metadata = {**artifact.metadata, **used}
+        # "immutable": W&B uploads our file in place instead of copying it once more.
+        artifact.add_file(str(payload), name=module.file_name, policy="immutable")
+        return BuiltArtifact(artifact, payload=payload, payload_name=module.file_name)
+
+
+STRATEGIES: tuple[WriteStrategy, ...] = (
+    UserArtifactStrategy(),
+    WandbObjectStrategy(),
+    PythonObjectStrategy(),
+)
+
+
+def build_artifact(value: Any, request: WriteRequest) -> BuiltArtifact:
+    """Pick the strategy for ``value``, build the artifact, then add configured extras."""
+    strategy = next(strategy for strategy in STRATEGIES if strategy.accepts(value))
+    built = strategy.build(value, request)
+    _add_extras(built.artifact, request)
+    return built
+
+
+_ADDERS: dict[str, Callable[[wandb.Artifact], Callable[..., Any]]] = {
+    "add_files": lambda artifact: artifact.add_file,
+    "add_dirs": lambda artifact: artifact.add_dir,
+    "add_references": lambda artifact: artifact.add_reference,
+}
+
+
+def _add_extras(artifact: wandb.Artifact, request: WriteRequest) -> None:
+    for key, adder in _ADDERS.items():
+        for index, kwargs in enumerate(getattr(request.spec, key)):
+            try:
+                adder(artifact)(**kwargs)
+            except Exception as error:
+                raise WandbConfigurationError(
+                    [f"{request.location}: {CONFIG_KEY}.{key}.{index}: {error}"]
+                ) from error
