@@ -168,11 +168,11 @@ def single_step_scope(context: OutputContext | InputContext) -> str | None:
 
 def steps_failed(context: InitResourceContext, step_keys: Collection[str] | None) -> bool:
     """Whether any of ``step_keys`` (``None``: any step) of this run failed."""
-    if context.instance is None or context.run_id is None:
+    if context.instance is None or context.run is None:
         return False
     try:
         records = context.instance.get_records_for_run(
-            context.run_id, of_type=DagsterEventType.STEP_FAILURE
+            context.run.run_id, of_type=DagsterEventType.STEP_FAILURE
         ).records
     except Exception:
         return False

@@ -90,7 +90,8 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
     # --- lifecycle -------------------------------------------------------------------
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        dagster_run_id = context.run_id or str(uuid.uuid4())
+        dagster_run = context.run
+        dagster_run_id = dagster_run.run_id if dagster_run is not None else str(uuid.uuid4())
         self._session = StepSession(
             client=self.wandb.get_client(),
             entity=self.wandb.entity,

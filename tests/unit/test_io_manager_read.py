@@ -1,0 +1,263 @@
+"""Reading inputs from W&B artifacts, through the in-memory fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wandb
+from dagster import AssetIn, AssetKey, AssetSpec, In, SourceAsset, asset, job, materialize, op
+
+from dagster_wandb_v2 import (
+    WandbArtifactNotFoundError,
+    WandbArtifactsIOManagerError,
+    WandbConfigurationError,
+)
+from dagster_wandb_v2.testing import FakeArtifact, FakeWandb
+
+IO = "wandb_artifacts_manager"
+
+
+def _config(**config: Any) -> dict[str, Any]:
+    return {"wandb_artifact_configuration": config}
+
+
+def _external_artifact(fake: FakeWandb, name: str, tmp_path: Path, **files: str) -> FakeArtifact:
+    """An artifact made outside Dagster, with plain wandb code."""
+    artifact = wandb.Artifact(name, "dataset")
+    for file_name, content in files.items():
+        path = tmp_path / file_name
+        path.write_text(content)
+        artifact.add_file(str(path))
+    artifact.add(wandb.Table(columns=["a"], data=[[7]]), "my_table")
+    return fake.store(artifact, project="fake-project")
+
+
+@asset(metadata=_config(type="dataset"), io_manager_key=IO)
+def numbers() -> list[int]:
+    return [1, 2, 3]
+
+
+def test_whole_artifact_with_a_serialized_object_returns_the_object(
+    fake_wandb_resources: dict[str, Any],
+) -> None:
+    @asset(ins={"numbers": AssetIn(input_manager_key=IO)})
+    def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    result = materialize([numbers, total], resources=fake_wandb_resources)
+    assert result.output_for_node("total") == 6
+
+
+def test_reader_on_another_machine_downloads_then_hits_the_cache(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    assert materialize([numbers], resources=fake_wandb.resources(base_dir=str(tmp_path / "a")))
+
+    @asset(ins={"numbers": AssetIn(input_manager_key=IO)})
+    def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    reader = fake_wandb.resources(base_dir=str(tmp_path / "b"))  # a cold cache
+    source = [numbers.to_source_asset()]
+    assert materialize([total, *source], resources=reader, selection=[total]).success
+    assert fake_wandb.downloaded_bytes == fake_wandb.artifact("numbers:latest").size
+    assert materialize([total, *source], resources=reader, selection=[total]).success
+    assert fake_wandb.downloaded_bytes == fake_wandb.artifact("numbers:latest").size  # cached
+    assert len(fake_wandb.artifact("numbers:latest").used_by) == 2  # lineage every time
+
+
+def test_writer_seeds_the_cache_so_the_reader_downloads_nothing(
+    fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]
+) -> None:
+    @asset(ins={"numbers": AssetIn(input_manager_key=IO)})
+    def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    assert materialize([numbers, total], resources=fake_wandb_resources).success
+    assert fake_wandb.downloaded_bytes == 0
+
+
+def test_cache_disabled_still_reads(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    resources = fake_wandb.resources(base_dir=str(tmp_path), cache_duration_in_minutes=0)
+
+    @asset(ins={"numbers": AssetIn(input_manager_key=IO)})
+    def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    assert materialize([numbers, total], resources=resources).output_for_node("total") == 6
+    storage = tmp_path / "storage" / "wandb_artifacts_manager"
+    kept = [path for path in storage.rglob("*") if path.is_file()]
+    assert kept == []  # nothing cached, scratch downloads removed at teardown
+    assert fake_wandb.downloaded_bytes > 0
+
+
+def test_get_returns_the_named_wandb_object(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    _external_artifact(fake_wandb, "external", tmp_path)
+    external = AssetSpec("external").with_io_manager_key(IO)
+
+    @asset(ins={"table": AssetIn(key="external", metadata=_config(get="my_table"))})
+    def column(table: wandb.Table) -> list[int]:
+        return list(table.get_column("a"))
+
+    result = materialize([external, column], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+    assert result.output_for_node("column") == [7]
+
+
+def test_get_of_a_missing_object_lists_what_is_there(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    _external_artifact(fake_wandb, "external", tmp_path, **{"a.txt": "a"})
+    external = AssetSpec("external").with_io_manager_key(IO)
+
+    @asset(ins={"table": AssetIn(key="external", metadata=_config(get="nope"))})
+    def column(table: Any) -> Any:
+        return table
+
+    with pytest.raises(WandbArtifactsIOManagerError) as error:
+        materialize([external, column], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+    assert str(error.value) == (
+        "asset 'column', input 'table': wandb_artifact_configuration.get: no W&B object named "
+        "'nope' in artifact 'external:v0'; it holds: a.txt, my_table.table.json"
+    )
+
+
+def test_get_path_returns_a_local_file(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    _external_artifact(fake_wandb, "external", tmp_path, **{"data.csv": "x,y\n1,2\n"})
+    external = AssetSpec("external").with_io_manager_key(IO)
+
+    @asset(ins={"path": AssetIn(key="external", metadata=_config(get_path="data.csv"))})
+    def read_path(path: str) -> str:
+        assert path.endswith("data.csv")
+        return Path(path).read_text()
+
+    resources = fake_wandb.resources(base_dir=str(tmp_path / "storage-dir"))
+    assert (
+        materialize([external, read_path], resources=resources).output_for_node("read_path")
+        == "x,y\n1,2\n"
+    )
+
+
+def test_get_path_of_a_missing_file_lists_what_is_there(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    _external_artifact(fake_wandb, "external", tmp_path, **{"data.csv": "1"})
+    external = AssetSpec("external").with_io_manager_key(IO)
+
+    @asset(ins={"path": AssetIn(key="external", metadata=_config(get_path="other.csv"))})
+    def read_path(path: str) -> str:
+        return path
+
+    with pytest.raises(
+        WandbArtifactsIOManagerError,
+        match=r"no file 'other.csv' in artifact "
+        r"'external:v0'; it holds: data.csv, my_table.table.json",
+    ):
+        materialize([external, read_path], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+
+
+def test_whole_artifact_without_serialized_object_is_the_verified_artifact(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    _external_artifact(fake_wandb, "external", tmp_path, **{"data.csv": "1"})
+    external = SourceAsset(key=AssetKey("external"), io_manager_key=IO)  # legacy declaration
+
+    @asset
+    def read_artifact(external: Any) -> str:
+        return str(external.name)
+
+    result = materialize(
+        [external, read_artifact], resources=fake_wandb.resources(base_dir=str(tmp_path))
+    )
+    assert result.output_for_node("read_artifact") == "external:v0"
+    assert fake_wandb.downloads == 1
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"), [({"version": "v0"}, [1]), ({"alias": "best"}, [2]), ({}, [3])]
+)
+def test_version_and_alias_select_the_version(
+    fake_wandb: FakeWandb, tmp_path: Path, selector: dict[str, str], expected: list[int]
+) -> None:
+    for value, aliases in (([1], []), ([2], ["best"]), ([3], [])):
+        artifact = wandb.Artifact("history", "dataset")
+        with artifact.new_file("output.pickle", "wb") as file:
+            import pickle
+
+            pickle.dump(value, file)
+        fake_wandb.store(artifact, aliases=aliases)
+    history = AssetSpec("history").with_io_manager_key(IO)
+
+    @asset(ins={"history": AssetIn(metadata=_config(**selector))})
+    def pick(history: list[int]) -> list[int]:
+        return history
+
+    result = materialize([history, pick], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+    assert result.output_for_node("pick") == expected
+
+
+def test_missing_artifact_names_what_was_looked_up(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    missing = AssetSpec("missing").with_io_manager_key(IO)
+
+    @asset(ins={"missing": AssetIn(metadata=_config(alias="prod"))})
+    def reader(missing: Any) -> Any:
+        return missing
+
+    with pytest.raises(WandbArtifactNotFoundError) as error:
+        materialize(
+            [missing, reader],
+            resources=fake_wandb.resources(project="proj", base_dir=str(tmp_path)),
+        )
+    assert str(error.value).startswith(
+        "W&B artifact 'fake-entity/proj/missing:prod' was not found: "
+        "asset 'reader', input 'missing'"
+    )
+
+
+def test_both_version_and_alias_is_an_error(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    history = AssetSpec("history").with_io_manager_key(IO)
+
+    @asset(ins={"history": AssetIn(metadata=_config(version="v1", alias="best"))})
+    def pick(history: Any) -> Any:
+        return history
+
+    with pytest.raises(WandbConfigurationError, match="'version' and 'alias' both given"):
+        materialize([history, pick], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+
+
+def test_op_input_reads_by_configured_name(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    _external_artifact(fake_wandb, "my_artifact", tmp_path)
+    seen = []
+
+    @op(
+        ins={
+            "table": In(metadata=_config(name="my_artifact", get="my_table"), input_manager_key=IO)
+        }
+    )
+    def read_table(table: wandb.Table) -> None:
+        seen.append(table.get_column("a"))
+
+    @job(resource_defs=fake_wandb.resources(base_dir=str(tmp_path)))
+    def read_job() -> None:
+        read_table()
+
+    assert read_job.execute_in_process().success
+    assert seen == [[7]]
+    run = fake_wandb.runs[0]
+    assert [artifact.name for artifact in run.used] == ["my_artifact:v0"]
+
+
+def test_op_input_without_name_is_an_error(fake_wandb: FakeWandb) -> None:
+    @op(ins={"table": In(input_manager_key=IO)})
+    def read_table(table: Any) -> None:
+        del table
+
+    @job(resource_defs=fake_wandb.resources())
+    def read_job() -> None:
+        read_table()
+
+    with pytest.raises(
+        WandbConfigurationError,
+        match=r"op 'read_table', input 'table': "
+        r"wandb_artifact_configuration\.name: required",
+    ):
+        read_job.execute_in_process()

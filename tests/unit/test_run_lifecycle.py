@@ -1,0 +1,125 @@
+"""One W&B run per step process, opened lazily, finished (failed when a step failed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetIn, asset, materialize
+
+from dagster_wandb_v2._session import StepSession
+from dagster_wandb_v2.cache import ArtifactCache
+from dagster_wandb_v2.testing import FakeWandb
+
+IO = "wandb_artifacts_manager"
+CONFIG = {"wandb_artifact_configuration": {"type": "dataset"}}
+
+
+@asset(metadata=CONFIG, io_manager_key=IO)
+def first() -> int:
+    return 1
+
+
+@asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
+def second(first: int) -> int:
+    return first + 1
+
+
+@asset(metadata=CONFIG, io_manager_key=IO, ins={"second": AssetIn(input_manager_key=IO)})
+def third(second: int) -> int:
+    return second + 1
+
+
+def test_one_run_for_every_read_and_write_of_an_in_process_run(
+    fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]
+) -> None:
+    result = materialize([first, second, third], resources=fake_wandb_resources)
+    assert result.success
+    assert len(fake_wandb.runs) == 1
+    run = fake_wandb.runs[0]
+    assert run.id == result.run_id  # resumable: wandb.init(id=context.run_id, resume="allow")
+    assert run.name == f"dagster-run-{result.run_id[:8]}"
+    assert run.spec.tags == ("dagster_wandb",)
+    assert run.spec.group == result.run_id
+    assert [artifact.name for artifact in run.logged] == ["first:v0", "second:v0", "third:v0"]
+    assert [artifact.name for artifact in run.used] == ["first:v0", "second:v0"]
+    assert run.state == "finished"
+
+
+def test_configured_run_id_name_and_tags(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    resources = fake_wandb.resources(
+        base_dir=str(tmp_path),
+        run_id="my-run",
+        run_name="nightly",
+        run_tags=["prod", "dagster_wandb"],
+    )
+    assert materialize([first], resources=resources).success
+    run = fake_wandb.runs[0]
+    assert (run.id, run.name, run.spec.tags) == ("my-run", "nightly", ("prod", "dagster_wandb"))
+
+
+def test_failing_step_marks_the_run_failed(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    @asset(ins={"first": AssetIn(input_manager_key=IO)})
+    def broken(first: int) -> int:
+        raise RuntimeError(f"boom {first}")
+
+    result = materialize(
+        [first, broken],
+        resources=fake_wandb.resources(base_dir=str(tmp_path)),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert len(fake_wandb.runs) == 1
+    assert fake_wandb.runs[0].state == "failed"
+
+
+def test_failing_log_artifact_marks_the_run_failed(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def doomed() -> int:
+        return 1
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("server unavailable")
+
+    fake_wandb.store = refuse  # type: ignore[method-assign]
+    result = materialize(
+        [doomed], resources=fake_wandb.resources(base_dir=str(tmp_path)), raise_on_error=False
+    )
+    assert not result.success
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    message = failure.step_failure_data.error.cause.message  # type: ignore[union-attr]
+    assert (
+        "asset 'doomed', output 'result': could not log W&B artifact 'doomed' (log_artifact)"
+        in message
+    )
+    assert fake_wandb.runs[0].state == "failed"
+
+
+def test_no_wandb_run_without_wandb_work(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    @asset
+    def plain() -> int:
+        return 1
+
+    resources = fake_wandb.resources(base_dir=str(tmp_path))
+    assert materialize([plain], resources=resources).success
+    assert fake_wandb.runs == []
+
+
+def test_per_step_runs_are_grouped_by_the_dagster_run(tmp_path: Path) -> None:
+    fake = FakeWandb(storage_dir=tmp_path / "fake")
+    session = StepSession(
+        client=fake.client(),
+        entity=None,
+        project="p",
+        dagster_run_id="0123456789abcdef",
+        run_id=None,
+        run_name=None,
+        run_tags=(),
+        cache=ArtifactCache(tmp_path / "cache", 60),
+    )
+    shared = session.run_spec(None)
+    step_a, step_b = session.run_spec("a"), session.run_spec("b")
+    assert shared.run_id == "0123456789abcdef"
+    assert step_a.run_id.startswith("0123456789abcdef-") and step_a.run_id != step_b.run_id
+    assert step_a.run_id == session.run_spec("a").run_id  # deterministic
+    assert (step_a.group, step_a.name) == ("0123456789abcdef", "dagster-run-01234567-a")
