@@ -26,19 +26,17 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+import wandb
 from pydantic import Field
 
 from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
 from dagster_wandb_v2.config import ARTIFACT_NAME_PATTERN
 from dagster_wandb_v2.errors import WandbArtifactNotFoundError
 from dagster_wandb_v2.resource import WandbResource
-
-if TYPE_CHECKING:
-    import wandb
 
 DEFAULT_ENTITY = "fake-entity"
 FAKE_APP_URL = "https://fake.wandb.test"
@@ -71,27 +69,60 @@ class _Manifest:
     entries: dict[str, FakeEntry]
 
 
-@dataclass
-class FakeArtifact:
-    """A logged artifact version; mirrors the read API of a logged ``wandb.Artifact``."""
+class FakeArtifact(wandb.Artifact):
+    """A logged artifact version of the fake.
 
-    _backend: FakeWandb
-    entity: str
-    project: str
-    collection: str
-    type: str
-    version: str
-    digest: str
-    description: str | None
-    metadata: dict[str, Any]
-    manifest: _Manifest
-    logged_by: str
-    id: str = field(default_factory=lambda: base64.b64encode(uuid.uuid4().bytes).decode())
-    used_by: list[str] = field(default_factory=list)
+    A ``wandb.Artifact`` (so ``isinstance`` checks and Dagster type checks pass) whose read
+    API (``name``, ``version``, ``download``, ``get``, ``get_entry``, ``verify``...) is
+    served by the fake instead of a W&B server.
+    """
+
+    def __init__(
+        self,
+        backend: FakeWandb,
+        *,
+        entity: str,
+        project: str,
+        collection: str,
+        type: str,
+        version: str,
+        digest: str,
+        description: str | None,
+        metadata: dict[str, Any],
+        manifest: _Manifest,
+        logged_by: str,
+    ) -> None:
+        # wandb.Artifact.__init__ is not called: every attribute read here is our own.
+        self._backend = backend
+        self._fake_entity = entity
+        self._fake_project = project
+        self.collection_name = collection
+        self._fake_type = type
+        self._fake_version = version
+        self._fake_digest = digest
+        self._fake_description = description
+        self._fake_metadata = metadata
+        self._fake_manifest = manifest
+        self.logged_by_run = logged_by
+        self._fake_id = base64.b64encode(uuid.uuid4().bytes).decode()
+        self.used_by_runs: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"FakeArtifact({self.qualified_name!r})"
+
+    id = property(lambda self: self._fake_id)
+    entity = property(lambda self: self._fake_entity)
+    project = property(lambda self: self._fake_project)
+    type = property(lambda self: self._fake_type)
+    version = property(lambda self: self._fake_version)
+    digest = property(lambda self: self._fake_digest)
+    description = property(lambda self: self._fake_description)
+    metadata = property(lambda self: self._fake_metadata)
+    manifest = property(lambda self: self._fake_manifest)
 
     @property
     def name(self) -> str:
-        return f"{self.collection}:{self.version}"
+        return f"{self.collection_name}:{self.version}"
 
     @property
     def qualified_name(self) -> str:
@@ -105,11 +136,11 @@ class FakeArtifact:
     def size(self) -> int:
         return sum(entry.size for entry in self.manifest.entries.values())
 
-    @property
+    @property  # type: ignore[misc]
     def aliases(self) -> list[str]:
         return self._backend._aliases_of(self)
 
-    def download(self, root: str | None = None, **_: Any) -> str:
+    def download(self, root: str | None = None, **_: Any) -> str:  # type: ignore[override]
         directory = Path(root or tempfile.mkdtemp())
         for entry in self.manifest.entries.values():
             if entry.stored_file is not None:
@@ -117,13 +148,13 @@ class FakeArtifact:
         self._backend.downloads += 1
         return str(directory)
 
-    def get_entry(self, name: str) -> FakeEntry:
+    def get_entry(self, name: str) -> FakeEntry:  # type: ignore[override]
         entry = self.manifest.entries.get(name) or self._object_entry(name)[0]
         if entry is None:
             raise KeyError(f"Path not contained in artifact: {name}")
         return entry
 
-    def get_path(self, name: str) -> FakeEntry:
+    def get_path(self, name: str) -> FakeEntry:  # type: ignore[override]
         return self.get_entry(name)
 
     def _object_entry(self, name: str) -> tuple[FakeEntry | None, Any]:
@@ -192,7 +223,7 @@ class FakeRun:
     def use_artifact(self, qualified_name: str) -> StoredArtifact:
         self._check_open()
         artifact = self._backend.artifact(qualified_name)
-        artifact.used_by.append(self.path)
+        artifact.used_by_runs.append(self.path)
         self.used.append(artifact)
         return artifact
 
@@ -325,7 +356,7 @@ class FakeWandb:
                 stored_file=stored_file,
             )
         stored = FakeArtifact(
-            _backend=self,
+            self,
             entity=entity,
             project=project,
             collection=name,
@@ -377,7 +408,7 @@ class FakeWandb:
 
     def _aliases_of(self, artifact: FakeArtifact) -> list[str]:
         with self._lock:
-            key = (artifact.entity, artifact.project, artifact.collection)
+            key = (artifact.entity, artifact.project, artifact.collection_name)
             index = self._alias_index.get(key, {})
             return sorted(alias for alias, target in index.items() if target is artifact)
 

@@ -65,7 +65,7 @@ def test_reader_on_another_machine_downloads_then_hits_the_cache(
     assert fake_wandb.downloaded_bytes == fake_wandb.artifact("numbers:latest").size
     assert materialize([total, *source], resources=reader, selection=[total]).success
     assert fake_wandb.downloaded_bytes == fake_wandb.artifact("numbers:latest").size  # cached
-    assert len(fake_wandb.artifact("numbers:latest").used_by) == 2  # lineage every time
+    assert len(fake_wandb.artifact("numbers:latest").used_by_runs) == 2  # lineage every time
 
 
 def test_writer_seeds_the_cache_so_the_reader_downloads_nothing(

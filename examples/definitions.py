@@ -1,0 +1,20 @@
+"""Every example in one ``Definitions`` (``dagster dev -m examples.definitions``)."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from dagster_wandb_v2 import validate_definitions
+from examples import advanced, external, multi_asset, ops_job, serialization, simple
+from examples.resources import wandb_resources
+
+all_assets = [
+    *simple.assets,
+    *advanced.assets,
+    *multi_asset.assets,
+    *serialization.assets,
+    *external.assets,
+]
+
+defs = Definitions(assets=all_assets, jobs=ops_job.jobs, resources=wandb_resources())
+validate_definitions(defs)
