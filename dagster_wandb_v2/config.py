@@ -25,7 +25,7 @@ import importlib.util
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
@@ -72,7 +72,7 @@ class WandbArtifactConfiguration(TypedDict):
     Output (write) keys: ``name``, ``type``, ``description``, ``aliases``, ``add_dirs``,
     ``add_files``, ``add_references``, ``serialization_module``.
     Input (read) keys: ``name``, ``get``, ``get_path``, ``version``, ``alias``,
-    ``partitions``.
+    ``partitions``, ``legacy_partition_names``.
     """
 
     name: NotRequired[str]
@@ -88,6 +88,8 @@ class WandbArtifactConfiguration(TypedDict):
     version: NotRequired[str]
     alias: NotRequired[str]
     partitions: NotRequired[dict[str, PartitionReadConfiguration]]
+    legacy_partition_names: NotRequired[bool]
+    """Read partitions written by the legacy dagster-wandb (``|`` in keys became ``-``)."""
 
 
 WRITE_KEYS = frozenset(
@@ -102,7 +104,9 @@ WRITE_KEYS = frozenset(
         "serialization_module",
     }
 )
-READ_KEYS = frozenset({"name", "get", "get_path", "version", "alias", "partitions"})
+READ_KEYS = frozenset(
+    {"name", "get", "get_path", "version", "alias", "partitions", "legacy_partition_names"}
+)
 
 _ADAPTER: TypeAdapter[WandbArtifactConfiguration] = TypeAdapter(WandbArtifactConfiguration)
 
@@ -156,10 +160,24 @@ class ReadSpec(PartitionReadSpec):
 
     name: str | None = None
     partitions: Mapping[str, PartitionReadSpec] = field(default_factory=dict)
+    legacy_partition_names: bool = False
 
     def for_partition(self, partition_key: str) -> PartitionReadSpec:
-        """The read config of one partition: exact key first, then ``"*"``, else defaults."""
-        return self.partitions.get(partition_key) or self.partitions.get("*") or PartitionReadSpec()
+        """The read config of one partition: its own key laid over the ``"*"`` wildcard.
+
+        As in the published guide, ``{"*": {"get": "t"}, "blue": {"alias": "x"}}`` reads
+        table ``t`` of the version aliased ``x`` for ``blue``. A key's own choice replaces
+        the wildcard's in the same group (``get``/``get_path``, ``version``/``alias``).
+        """
+        wildcard = self.partitions.get("*", PartitionReadSpec())
+        own = self.partitions.get(partition_key)
+        if own is None:
+            return wildcard
+        if own.get is None and own.get_path is None:
+            own = replace(own, get=wildcard.get, get_path=wildcard.get_path)
+        if own.version is None and own.alias is None:
+            own = replace(own, version=wildcard.version, alias=wildcard.alias)
+        return own
 
 
 # --- validation ------------------------------------------------------------------------
@@ -230,11 +248,13 @@ def parse_read_config(
                     f"partitioned read; set it per partition under 'partitions' "
                     f"(e.g. {{'partitions': {{'*': {{'{key}': ...}}}}}})"
                 )
-    if partitioned is False and "partitions" in config:
-        problems.append(
-            f"{location}: {CONFIG_KEY}.partitions: only allowed when reading a partitioned "
-            "asset; this input is not partitioned"
-        )
+    if partitioned is False:
+        for key in ("partitions", "legacy_partition_names"):
+            if key in config:
+                problems.append(
+                    f"{location}: {CONFIG_KEY}.{key}: only allowed when reading a partitioned "
+                    "asset; this input is not partitioned"
+                )
     if problems:
         raise WandbConfigurationError(problems)
     return ReadSpec(
@@ -244,6 +264,7 @@ def parse_read_config(
         version=config.get("version"),
         alias=config.get("alias"),
         partitions=partitions,
+        legacy_partition_names=config.get("legacy_partition_names", False),
     )
 
 

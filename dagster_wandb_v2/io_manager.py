@@ -32,6 +32,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,11 @@ from dagster_wandb_v2.cache import ArtifactCache
 from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError
 from dagster_wandb_v2.metadata import artifact_source_metadata, materialization_metadata
-from dagster_wandb_v2.naming import asset_artifact_name, partition_artifact_name
+from dagster_wandb_v2.naming import (
+    asset_artifact_name,
+    legacy_partition_artifact_name,
+    partition_artifact_name,
+)
 from dagster_wandb_v2.read import read_artifact
 from dagster_wandb_v2.resource import WandbResource
 from dagster_wandb_v2.write import WriteRequest, build_artifact
@@ -83,6 +88,11 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
     )
     run_tags: list[str] = Field(
         default_factory=list, description="W&B run tags; 'dagster_wandb' is always added."
+    )
+    max_concurrent_reads: int = Field(
+        default=8,
+        ge=1,
+        description="How many partitions of one input are looked up and downloaded at once.",
     )
 
     _session: StepSession | None = PrivateAttr(default=None)
@@ -200,20 +210,24 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             return read_artifact(
                 run, session.cache, f"{prefix}/{base_name}:{spec.qualifier}", spec, location
             )
-        values = {
-            key: read_artifact(
-                run,
-                session.cache,
-                f"{prefix}/{partition_artifact_name(base_name, key)}:"
-                f"{spec.for_partition(key).qualifier}",
-                spec.for_partition(key),
-                location,
-            )
-            for key in _contexts.ordered_partition_keys(context)
-        }
-        if len(values) == 1:
-            return next(iter(values.values()))
-        return values
+        name_for = (
+            legacy_partition_artifact_name
+            if spec.legacy_partition_names
+            else (partition_artifact_name)
+        )
+        keys = _contexts.ordered_partition_keys(context)
+
+        def read_partition(key: str) -> Any:
+            partition_spec = spec.for_partition(key)
+            qualified_name = f"{prefix}/{name_for(base_name, key)}:{partition_spec.qualifier}"
+            return read_artifact(run, session.cache, qualified_name, partition_spec, location)
+
+        if len(keys) == 1:
+            return read_partition(keys[0])
+        workers = min(self.max_concurrent_reads, len(keys))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-read") as pool:
+            values = list(pool.map(read_partition, keys))
+        return dict(zip(keys, values, strict=True))
 
 
 __all__ = ["CONFIG_KEY", "DEFAULT_CACHE_DURATION_IN_MINUTES", "WandbArtifactsIOManager"]
