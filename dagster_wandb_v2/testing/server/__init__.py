@@ -1,0 +1,28 @@
+"""A local W&B-compatible server for tests and examples, in the spirit of moto.
+
+The unmodified wandb SDK talks to it when ``WANDB_BASE_URL`` points at it::
+
+    from dagster_wandb_v2.testing.server import local_wandb_server
+
+    with local_wandb_server() as server:
+        wandb.login(key=server.api_key, host=server.base_url)
+        run = wandb.init(entity=server.entity, project="demo")
+
+From a shell: ``python -m dagster_wandb_v2.testing.server --port 8080 --data-dir DIR``.
+"""
+
+from __future__ import annotations
+
+from .faults import FaultRule, Faults
+from .server import DEFAULT_API_KEY, LocalWandbServer, SubprocessServer, local_wandb_server
+from .storage import Identity
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "FaultRule",
+    "Faults",
+    "Identity",
+    "LocalWandbServer",
+    "SubprocessServer",
+    "local_wandb_server",
+]

@@ -1,0 +1,382 @@
+"""HTTP layer: authentication, routing, and the one dispatch point where faults apply.
+
+Routes:
+
+- ``POST /graphql``: the W&B GraphQL API.
+- ``POST /files/<entity>/<project>/<run>/file_stream``: a run's history/summary/logs.
+- ``PUT /blobs/<md5>``, ``PUT /manifests/<id>``, ``PUT /runfiles/<run>/<name>``: uploads
+  to the URLs the server handed out (signed, so they need no API key).
+- ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``: downloads.
+- ``GET /healthz``; ``POST|DELETE /_local/faults``: test-only fault rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import gzip
+import hashlib
+import hmac
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from .blobs import DigestMismatchError, is_md5_hex
+from .faults import FaultAction, Faults
+from .graphql_api import operation_name, run_graphql
+from .ids import decode_id
+from .nodes import Context
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RequestRecord:
+    """One handled request, kept in :attr:`ServerState.requests` for tests to inspect."""
+
+    method: str
+    path: str
+    route: str
+    operation: str | None
+    status: int
+    duration_ms: float
+
+
+@dataclass
+class ServerState:
+    """What every request handler shares."""
+
+    storage: Storage
+    api_key: str
+    faults: Faults
+    request_log: Path | None = None
+    requests: collections.deque[RequestRecord] = field(
+        default_factory=lambda: collections.deque(maxlen=10_000)
+    )
+
+    def sign(self, path: str) -> str:
+        """Signature of a server path, for the URLs handed out for uploads/downloads."""
+        mac = hmac.new(self.api_key.encode(), unquote(path).encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+
+class _Dropped(Exception):
+    """The fault plan asked to drop this connection."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Request handler; the server instance carries the :class:`ServerState`."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "LocalWandb/1"
+    state: ServerState  # set on the subclass made by :func:`make_http_server`
+
+    # ---- plumbing ----------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def _read_body(self, limit: int | None = None) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size_line = self.rfile.readline()
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            body = b"".join(chunks)
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if limit is not None:
+                length = min(length, limit)
+            body = self.rfile.read(length) if length else b""
+        if self.headers.get("Content-Encoding", "").lower() == "gzip":
+            body = gzip.decompress(body)
+        return body
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self._status = status
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode())
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        key: str | None = None
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value).decode()
+            except (ValueError, UnicodeError):
+                return False
+            key = decoded.partition(":")[2]
+        elif scheme.lower() == "bearer":
+            key = value
+        return key is not None and hmac.compare_digest(key, self.state.api_key)
+
+    def _signed(self, path: str, query: str) -> bool:
+        sig = parse_qs(query).get("sig", [""])[0]
+        return bool(sig) and hmac.compare_digest(sig, self.state.sign(path))
+
+    def _context(self) -> Context:
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        base = f"http://{host}"
+        state = self.state
+
+        def signer(path: str) -> str:
+            quoted = quote(path)
+            return f"{base}{quoted}?sig={state.sign(path)}"
+
+        return Context(storage=state.storage, base_url=base, signer=signer)
+
+    # ---- dispatch ----------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_HEAD = do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        start = time.perf_counter()
+        self._status = 0
+        self._chunked_body = None
+        split = urlsplit(self.path)
+        path, query = split.path, split.query
+        route = _route_kind(self.command, path)
+        body = b""
+        operation: str | None = None
+        try:
+            if route != "upload":
+                body = self._read_body()
+            if route == "graphql":
+                try:
+                    parsed = json.loads(body or b"{}")
+                except ValueError:
+                    parsed = {}
+                operation = operation_name(parsed) if isinstance(parsed, dict) else None
+            action = self.state.faults.take(route, operation)
+            if self._apply_fault(action, route):
+                return
+            self._handle(route, path, query, body)
+        except _Dropped:
+            self.close_connection = True
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:
+            log.exception("request %s %s failed", self.command, path)
+            if not self._status:
+                self._send_json(500, {"error": f"local W&B server error: {exc!r}"})
+        finally:
+            self._record(path, route, operation, start)
+
+    def _apply_fault(self, action: FaultAction, route: str) -> bool:
+        if action.delay_s > 0:
+            time.sleep(action.delay_s)
+        if action.drop:
+            if route == "upload":
+                self._read_body(limit=max(1, int(self.headers.get("Content-Length") or 2) // 2))
+            raise _Dropped
+        if action.status is not None:
+            if route == "upload":
+                self._read_body()
+            self._send_json(action.status, {"error": f"injected fault: HTTP {action.status}"})
+            return True
+        return False
+
+    def _record(self, path: str, route: str, operation: str | None, start: float) -> None:
+        rec = RequestRecord(
+            self.command, path, route, operation, self._status,
+            (time.perf_counter() - start) * 1000.0,
+        )
+        self.state.requests.append(rec)
+        if self.state.request_log is not None:
+            with self.state.request_log.open("a") as f:
+                f.write(json.dumps(rec.__dict__) + "\n")
+
+    def _handle(self, route: str, path: str, query: str, body: bytes) -> None:
+        if path == "/healthz":
+            self._send(200, b"ok", "text/plain")
+            return
+        if route == "otel":
+            self._send(200, b"", "application/x-protobuf")
+            return
+        signed_ok = route in ("upload", "download") and self._signed(path, query)
+        if not signed_ok and not self._authorized():
+            self._send_json(401, {"error": "unauthorized: missing or invalid API key"})
+            return
+        if route == "graphql":
+            self._graphql(body)
+        elif route == "file_stream":
+            self._file_stream(path, body)
+        elif route == "upload":
+            self._upload(path)
+        elif route == "download":
+            self._download(path)
+        elif route == "faults":
+            self._faults(body)
+        else:
+            self._send_json(404, {"error": f"local W&B server: no route for {self.command} {path}"})
+
+    # ---- routes ------------------------------------------------------------------
+    def _graphql(self, body: bytes) -> None:
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            self._send_json(400, {"errors": [{"message": "request body is not JSON"}]})
+            return
+        if not isinstance(payload, dict):
+            self._send_json(400, {"errors": [{"message": "batched requests are not supported"}]})
+            return
+        self._send_json(200, run_graphql(self._context(), payload))
+
+    def _file_stream(self, path: str, body: bytes) -> None:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        entity, project, run_name = parts[1], parts[2], parts[3]
+        storage = self.state.storage
+        payload = json.loads(body or b"{}")
+        run = storage.find_run(entity, project, run_name) or storage.upsert_run(
+            entity, project, run_name, {}
+        )
+        for name, chunk in (payload.get("files") or {}).items():
+            lines = chunk.get("content") or []
+            storage.write_stream(run["id"], name, int(chunk.get("offset") or 0), list(lines))
+        if payload.get("complete"):
+            storage.finish_run(run["id"], int(payload.get("exitcode") or 0))
+        self._send_json(200, {"exitcode": None, "limits": {}})
+
+    def _upload(self, path: str) -> None:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        storage = self.state.storage
+        length = int(self.headers.get("Content-Length") or 0)
+        if parts[0] == "blobs":
+            expected = parts[1] if len(parts) > 1 else ""
+            if not is_md5_hex(expected):
+                self._send_json(400, {"error": "bad blob digest"})
+                return
+            try:
+                storage.blobs.put_stream(self._body_stream(length), self._body_length(), expected)
+            except DigestMismatchError as exc:
+                self._send_json(400, {"error": str(exc)})
+                return
+        elif parts[0] == "manifests":
+            md5_hex = storage.blobs.put_stream(
+                self._body_stream(length), self._body_length(), None
+            )
+            pk = decode_id(parts[1], "ArtifactManifest")
+            if pk is None or storage.manifest(pk) is None:
+                self._send_json(404, {"error": "no such manifest"})
+                return
+            storage.manifest_uploaded(pk, md5_hex)
+        elif parts[0] == "runfiles":
+            run_pk = int(parts[1])
+            name = "/".join(parts[2:])
+            size = self._body_length()
+            md5_hex = storage.blobs.put_stream(self._body_stream(length), size, None)
+            storage.record_run_file(run_pk, name, md5_hex, size)
+        else:
+            self._send_json(404, {"error": f"no upload route for {path}"})
+            return
+        self._send(200, b"", "text/plain")
+
+    def _body_length(self) -> int:
+        if self._chunked_body is not None:
+            return len(self._chunked_body)
+        return int(self.headers.get("Content-Length") or 0)
+
+    _chunked_body: bytes | None = None
+
+    def _body_stream(self, length: int) -> Any:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or (
+            self.headers.get("Content-Encoding", "").lower() == "gzip"
+        ):
+            if self._chunked_body is None:
+                self._chunked_body = self._read_body()
+            return io.BytesIO(self._chunked_body)
+        return self.rfile
+
+    def _download(self, path: str) -> None:
+        md5_hex = _digest_in_path(path)
+        blobs = self.state.storage.blobs
+        if md5_hex is None or not blobs.exists(md5_hex):
+            self._send_json(404, {"error": f"file not found: {path}"})
+            return
+        file_path = blobs.path(md5_hex)
+        size = file_path.stat().st_size
+        self._status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.send_header("ETag", f'"{md5_hex}"')
+        self.end_headers()
+        if self.command != "HEAD":
+            for chunk in blobs.iter_chunks(md5_hex):
+                self.wfile.write(chunk)
+
+    def _faults(self, body: bytes) -> None:
+        faults = self.state.faults
+        if self.command == "DELETE":
+            faults.clear()
+        else:
+            spec = json.loads(body or b"{}")
+            if "latency_ms" in spec:
+                faults.latency_ms = float(spec["latency_ms"])
+            if "operation" in spec:
+                faults.add_from_json(spec)
+        self._send_json(200, {"ok": True})
+
+
+def _route_kind(method: str, path: str) -> str:
+    if path == "/graphql":
+        return "graphql"
+    if path.startswith("/files/") and path.endswith("/file_stream"):
+        return "file_stream"
+    if path.startswith("/sdk/otel/"):
+        return "otel"
+    if path.startswith("/_local/faults"):
+        return "faults"
+    if method == "PUT" and path.split("/")[1:2] in (["blobs"], ["manifests"], ["runfiles"]):
+        return "upload"
+    if method in ("GET", "HEAD") and path.split("/")[1:2] in (
+        ["blobs"], ["artifacts"], ["artifactsV2"]
+    ):
+        return "download"
+    return "other"
+
+
+def _digest_in_path(path: str) -> str | None:
+    """The MD5 hex named by a download path (``/blobs/<md5>/...`` or W&B's layouts)."""
+    parts = [p for p in path.split("/") if p]
+    if parts and parts[0] == "blobs":
+        return parts[1] if len(parts) > 1 and is_md5_hex(parts[1]) else None
+    for candidate in reversed(parts[1:]):
+        if is_md5_hex(candidate):
+            return candidate
+    return None
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    """Threaded HTTP server with a deep listen backlog (the SDK opens many connections)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def make_http_server(host: str, port: int, state: ServerState) -> LocalHTTPServer:
+    """Bind (port 0 picks a free one) and return a server that is not yet serving."""
+    handler = type("BoundHandler", (Handler,), {"state": state})
+    return LocalHTTPServer((host, port), handler)

@@ -1,0 +1,108 @@
+"""Content-addressed file store: one file per MD5 digest, written atomically.
+
+A blob exists only once its whole body arrived and matched the expected digest, so an
+interrupted upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+_CHUNK = 1 << 20
+
+
+class DigestMismatchError(ValueError):
+    """The uploaded bytes do not match the digest they were announced with."""
+
+
+def b64_to_hex(digest_b64: str) -> str:
+    """Convert a base64 MD5 (W&B's manifest format) to hex.
+
+    >>> b64_to_hex("1B2M2Y8AsgTpgAmY7PhCfg==")
+    'd41d8cd98f00b204e9800998ecf8427e'
+    """
+    return base64.b64decode(digest_b64).hex()
+
+
+def hex_to_b64(digest_hex: str) -> str:
+    """Convert a hex MD5 to base64."""
+    return base64.b64encode(bytes.fromhex(digest_hex)).decode("ascii")
+
+
+def is_md5_hex(value: str) -> bool:
+    """Whether ``value`` looks like a hex MD5 digest."""
+    if len(value) != 32:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+class BlobStore:
+    """Blobs under ``root/<2 hex>/<md5 hex>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = root / ".tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def path(self, md5_hex: str) -> Path:
+        """Where the blob with this digest lives (it may not exist)."""
+        md5_hex = md5_hex.lower()
+        return self.root / md5_hex[:2] / md5_hex
+
+    def exists(self, md5_hex: str) -> bool:
+        """Whether the blob is stored."""
+        return is_md5_hex(md5_hex) and self.path(md5_hex).is_file()
+
+    def put_stream(self, stream: BinaryIO, length: int, expected_md5_hex: str | None) -> str:
+        """Store ``length`` bytes read from ``stream``; returns their MD5 hex.
+
+        Raises ``DigestMismatchError`` (nothing stored) if ``expected_md5_hex`` is given
+        and differs, and ``ConnectionError`` if the stream ends early.
+        """
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        tmp = Path(tmp_name)
+        try:
+            md5 = hashlib.md5()
+            remaining = length
+            with os.fdopen(fd, "wb") as out:
+                while remaining > 0:
+                    chunk = stream.read(min(_CHUNK, remaining))
+                    if not chunk:
+                        raise ConnectionError(f"upload ended after {length - remaining} bytes")
+                    md5.update(chunk)
+                    out.write(chunk)
+                    remaining -= len(chunk)
+            digest = md5.hexdigest()
+            if expected_md5_hex is not None and digest != expected_md5_hex.lower():
+                raise DigestMismatchError(
+                    f"content MD5 {digest} does not match expected {expected_md5_hex}"
+                )
+            final = self.path(digest)
+            final.parent.mkdir(exist_ok=True)
+            os.replace(tmp, final)
+            return digest
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data``; returns its MD5 hex."""
+        import io
+
+        return self.put_stream(io.BytesIO(data), len(data), None)
+
+    def iter_chunks(self, md5_hex: str) -> Iterator[bytes]:
+        """Yield the blob's content in chunks."""
+        with self.path(md5_hex).open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                yield chunk

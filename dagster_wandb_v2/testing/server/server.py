@@ -1,0 +1,257 @@
+"""Lifecycle: run the server in a background thread or in a child process.
+
+Example::
+
+    from dagster_wandb_v2.testing.server import local_wandb_server
+
+    with local_wandb_server() as server:
+        os.environ["WANDB_BASE_URL"] = server.base_url
+        os.environ["WANDB_API_KEY"] = server.api_key
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from .app import LocalHTTPServer, RequestRecord, ServerState, make_http_server
+from .faults import Faults
+from .storage import Identity, Storage
+
+#: API key used when none is given: ``local-`` prefix plus 40+ characters, which every
+#: wandb SDK version from 0.29 on accepts as a well-formed (on-prem style) key.
+DEFAULT_API_KEY = "local-" + "dagster_wandb_v2_local_server_0123456789abcdef"
+
+
+class LocalWandbServer:
+    """A W&B-compatible server on ``host:port`` storing its state in ``data_dir``.
+
+    ``port=0`` picks a free port; ``data_dir=None`` uses a temporary directory removed
+    on :meth:`stop`. ``latency_ms`` delays every request (for benchmarks);
+    :attr:`faults` injects failures (see :mod:`.faults`).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        identity: Identity | None = None,
+        request_log: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._tmp_dir: str | None = None
+        if data_dir is None:
+            self._tmp_dir = tempfile.mkdtemp(prefix="wandb-local-server-")
+            data_dir = self._tmp_dir
+        self.data_dir = Path(data_dir)
+        self.api_key = api_key or DEFAULT_API_KEY
+        self.host = host
+        self._port = port
+        self.faults = Faults(latency_ms=latency_ms)
+        self.storage = Storage(self.data_dir, identity)
+        self._state = ServerState(
+            storage=self.storage,
+            api_key=self.api_key,
+            faults=self.faults,
+            request_log=Path(request_log) if request_log else None,
+        )
+        self._httpd: LocalHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- properties --------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._httpd is not None:
+            return int(self._httpd.server_address[1])
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """What ``WANDB_BASE_URL`` should be set to."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def entity(self) -> str:
+        """The entity the server treats as the caller's default."""
+        return self.storage.identity.entity
+
+    @property
+    def org_entity(self) -> str:
+        """The organization entity registries (``wandb-registry-*``) live under."""
+        return self.storage.identity.org_entity
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Requests handled so far (most recent last; bounded)."""
+        return list(self._state.requests)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the wandb SDK at this server."""
+        return {"WANDB_BASE_URL": self.base_url, "WANDB_API_KEY": self.api_key}
+
+    # ---- lifecycle ----------------------------------------------------------------
+    def start(self) -> LocalWandbServer:
+        """Bind and serve in a daemon thread; returns ``self``."""
+        if self._httpd is not None:
+            return self
+        self._httpd = make_http_server(self.host, self._port, self._state)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"wandb-local-server-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Bind and serve in the calling thread until :meth:`stop` or an interrupt."""
+        if self._httpd is None:
+            self._httpd = make_http_server(self.host, self._port, self._state)
+        self._httpd.serve_forever(poll_interval=0.1)
+
+    def stop(self) -> None:
+        """Stop serving, close storage, and remove a temporary data dir."""
+        if self._httpd is not None:
+            self._port = self.port
+            if self._thread is not None:
+                self._httpd.shutdown()
+                self._thread.join(timeout=5)
+            self._httpd.server_close()
+            self._httpd = None
+            self._thread = None
+        self.storage.close()
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            self._tmp_dir = None
+
+    def __enter__(self) -> LocalWandbServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- child process -------------------------------------------------------------
+    @staticmethod
+    def start_subprocess(
+        data_dir: str | os.PathLike[str],
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        timeout: float = 30.0,
+    ) -> SubprocessServer:
+        """Run the server in a child Python process (``python -m ...server``).
+
+        Use it when the SDK runs in other processes, or to test restarts. Faults can be
+        set over HTTP: ``POST /_local/faults`` with the API key.
+        """
+        return SubprocessServer.start(data_dir, api_key, host, port, latency_ms, timeout)
+
+
+class SubprocessServer:
+    """Handle on a server running in a child process."""
+
+    def __init__(
+        self, process: subprocess.Popen[str], base_url: str, api_key: str, data_dir: Path
+    ) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.api_key = api_key
+        self.data_dir = data_dir
+
+    @classmethod
+    def start(
+        cls,
+        data_dir: str | os.PathLike[str],
+        api_key: str | None,
+        host: str,
+        port: int,
+        latency_ms: float,
+        timeout: float,
+    ) -> SubprocessServer:
+        key = api_key or DEFAULT_API_KEY
+        cmd = [
+            sys.executable, "-m", "dagster_wandb_v2.testing.server",
+            "--data-dir", str(data_dir), "--host", host, "--port", str(port),
+            "--api-key", key, "--latency-ms", str(latency_ms),
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
+        deadline = time.monotonic() + timeout
+        base_url = None
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("WANDB_BASE_URL="):
+                base_url = line.strip().split("=", 1)[1]
+                break
+        if base_url is None:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("local W&B server process did not start")
+        # Keep draining stdout so the child never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+        return cls(proc, base_url, key, Path(data_dir))
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the wandb SDK at this server."""
+        return {"WANDB_BASE_URL": self.base_url, "WANDB_API_KEY": self.api_key}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the child to stop (SIGTERM) and wait; kill it if it does not."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> SubprocessServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextmanager
+def local_wandb_server(
+    data_dir: str | os.PathLike[str] | None = None,
+    api_key: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    latency_ms: float = 0.0,
+) -> Iterator[LocalWandbServer]:
+    """Run a :class:`LocalWandbServer` in a background thread for the ``with`` block."""
+    server = LocalWandbServer(
+        data_dir=data_dir, api_key=api_key, host=host, port=port, latency_ms=latency_ms
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

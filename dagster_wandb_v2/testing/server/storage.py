@@ -1,0 +1,714 @@
+"""Persistent state: SQLite for metadata, a :class:`BlobStore` for file contents.
+
+Everything lives under one data directory, so a server restarted on the same directory
+sees the same projects, runs and artifacts. Each thread has its own SQLite connection;
+writes run in ``BEGIN IMMEDIATE`` transactions, so several threads (or processes sharing
+the directory) never interleave a read-modify-write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .blobs import BlobStore, b64_to_hex
+from .validation import UserInputError, check_alias, check_artifact_name, check_type_name
+
+Row = dict[str, Any]
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS projects (
+  id INTEGER PRIMARY KEY, entity TEXT NOT NULL, name TEXT NOT NULL,
+  created_at REAL NOT NULL, UNIQUE(entity, name));
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
+  display_name TEXT, description TEXT, notes TEXT, state TEXT NOT NULL DEFAULT 'running',
+  config TEXT, summary TEXT, tags TEXT, group_name TEXT, job_type TEXT, host TEXT,
+  program TEXT, git_commit TEXT, sweep TEXT, exitcode INTEGER,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, heartbeat_at REAL NOT NULL,
+  UNIQUE(project_id, name));
+CREATE TABLE IF NOT EXISTS run_stream (
+  run_id INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY(run_id, file, line));
+CREATE TABLE IF NOT EXISTS run_files (
+  run_id INTEGER NOT NULL, name TEXT NOT NULL, md5 TEXT, size INTEGER,
+  updated_at REAL NOT NULL, PRIMARY KEY(run_id, name));
+CREATE TABLE IF NOT EXISTS collections (
+  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
+  kind TEXT NOT NULL, type_name TEXT NOT NULL, description TEXT,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, UNIQUE(project_id, name));
+CREATE TABLE IF NOT EXISTS artifact_types (
+  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
+  created_at REAL NOT NULL, UNIQUE(project_id, name));
+CREATE TABLE IF NOT EXISTS artifacts (
+  id INTEGER PRIMARY KEY, sequence_id INTEGER NOT NULL, type_name TEXT NOT NULL,
+  state TEXT NOT NULL, digest TEXT NOT NULL, digest_algorithm TEXT,
+  description TEXT, metadata TEXT, size INTEGER NOT NULL DEFAULT 0,
+  file_count INTEGER NOT NULL DEFAULT 0, history_step INTEGER, ttl_seconds INTEGER,
+  client_id TEXT, sequence_client_id TEXT, run_id INTEGER, pending_aliases TEXT,
+  manifest_md5 TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS artifacts_seq_digest ON artifacts(sequence_id, digest);
+CREATE TABLE IF NOT EXISTS memberships (
+  id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL,
+  version_index INTEGER NOT NULL, created_at REAL NOT NULL,
+  UNIQUE(collection_id, artifact_id), UNIQUE(collection_id, version_index));
+CREATE TABLE IF NOT EXISTS aliases (
+  id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, alias TEXT NOT NULL,
+  artifact_id INTEGER NOT NULL, UNIQUE(collection_id, alias));
+CREATE TABLE IF NOT EXISTS artifact_files (
+  id INTEGER PRIMARY KEY, artifact_id INTEGER NOT NULL, name TEXT NOT NULL,
+  md5 TEXT NOT NULL, UNIQUE(artifact_id, name));
+CREATE TABLE IF NOT EXISTS manifests (
+  id INTEGER PRIMARY KEY, artifact_id INTEGER NOT NULL, name TEXT, digest TEXT,
+  type TEXT, md5 TEXT);
+CREATE TABLE IF NOT EXISTS artifact_usage (
+  run_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, used_as TEXT,
+  created_at REAL NOT NULL, PRIMARY KEY(run_id, artifact_id));
+CREATE TABLE IF NOT EXISTS client_ids (
+  client_id TEXT PRIMARY KEY, artifact_id INTEGER NOT NULL);
+"""
+
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the server says the caller is."""
+
+    username: str = "local-user"
+    entity: str = "local-user"
+    email: str = "local-user@localhost"
+    org_name: str = "local-org"
+    org_entity: str = "local-org"
+
+
+class Storage:
+    """All reads and writes of the server's state."""
+
+    def __init__(self, data_dir: Path, identity: Identity | None = None) -> None:
+        self.data_dir = data_dir
+        self.identity = identity or Identity()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(data_dir / "blobs")
+        self.db_path = data_dir / "wandb-local.sqlite3"
+        self._local = threading.local()
+        self._conn().executescript(_DDL)
+
+    # ---- connections -------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30.0)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed unless it raises."""
+        conn = self._conn()
+        if conn.in_transaction:  # nested use: join the outer transaction
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        """First row of a query, as a dict."""
+        row = self._conn().execute(sql, tuple(params)).fetchone()
+        return dict(row) if row is not None else None
+
+    def all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """All rows of a query, as dicts."""
+        return [dict(r) for r in self._conn().execute(sql, tuple(params)).fetchall()]
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ---- projects and runs -------------------------------------------------------
+    def project(self, entity: str, name: str) -> Row | None:
+        return self.one("SELECT * FROM projects WHERE entity=? AND name=?", (entity, name))
+
+    def project_by_id(self, pk: int) -> Row | None:
+        return self.one("SELECT * FROM projects WHERE id=?", (pk,))
+
+    def ensure_project(self, entity: str, name: str) -> Row:
+        """The project, created if missing."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO projects(entity, name, created_at) VALUES (?,?,?)",
+                (entity, name, time.time()),
+            )
+        row = self.project(entity, name)
+        assert row is not None
+        return row
+
+    def run(self, project_id: int, name: str) -> Row | None:
+        return self.one("SELECT * FROM runs WHERE project_id=? AND name=?", (project_id, name))
+
+    def run_by_id(self, pk: int) -> Row | None:
+        return self.one("SELECT * FROM runs WHERE id=?", (pk,))
+
+    def find_run(self, entity: str, project: str, name: str) -> Row | None:
+        return self.one(
+            "SELECT r.* FROM runs r JOIN projects p ON p.id=r.project_id "
+            "WHERE p.entity=? AND p.name=? AND r.name=?",
+            (entity, project, name),
+        )
+
+    _RUN_FIELDS = {
+        "displayName": "display_name",
+        "description": "description",
+        "notes": "notes",
+        "config": "config",
+        "summaryMetrics": "summary",
+        "groupName": "group_name",
+        "jobType": "job_type",
+        "host": "host",
+        "jobProgram": "program",
+        "commit": "git_commit",
+        "sweep": "sweep",
+        "state": "state",
+    }
+
+    def upsert_run(self, entity: str, project: str, name: str, fields: dict[str, Any]) -> Row:
+        """Create or update a run (``UpsertBucket``); returns the row plus ``inserted``."""
+        proj = self.ensure_project(entity, project)
+        now = time.time()
+        with self.transaction() as db:
+            existing = self.run(proj["id"], name)
+            inserted = existing is None
+            if existing is None:
+                db.execute(
+                    "INSERT INTO runs(project_id, name, created_at, updated_at, heartbeat_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (proj["id"], name, now, now, now),
+                )
+            sets: dict[str, Any] = {}
+            for key, column in self._RUN_FIELDS.items():
+                if fields.get(key) is not None:
+                    sets[column] = fields[key]
+            if fields.get("tags") is not None:
+                sets["tags"] = json.dumps(list(fields["tags"]))
+            if not inserted and fields.get("state") is None and existing is not None:
+                # A resumed run is running again.
+                if existing["state"] in ("finished", "failed", "crashed"):
+                    sets["state"] = "running"
+                    sets["exitcode"] = None
+            sets["updated_at"] = now
+            sets["heartbeat_at"] = now
+            assignments = ", ".join(f"{c}=?" for c in sets)
+            db.execute(
+                f"UPDATE runs SET {assignments} WHERE project_id=? AND name=?",
+                (*sets.values(), proj["id"], name),
+            )
+        row = self.run(proj["id"], name)
+        assert row is not None
+        row["inserted"] = inserted
+        return row
+
+    def write_stream(self, run_id: int, file: str, offset: int, lines: list[str]) -> None:
+        """Store lines a run streamed for ``file`` from line ``offset`` on."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO run_stream(run_id, file, line, content) VALUES (?,?,?,?)",
+                [(run_id, file, offset + i, line) for i, line in enumerate(lines)],
+            )
+            if file == "wandb-summary.json" and lines:
+                db.execute("UPDATE runs SET summary=? WHERE id=?", (lines[-1], run_id))
+            db.execute("UPDATE runs SET heartbeat_at=? WHERE id=?", (time.time(), run_id))
+
+    def finish_run(self, run_id: int, exitcode: int) -> None:
+        """Mark a run finished (exit code 0) or failed."""
+        state = "finished" if exitcode == 0 else "failed"
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET state=?, exitcode=?, updated_at=? WHERE id=?",
+                (state, exitcode, time.time(), run_id),
+            )
+
+    def stream_lines(self, run_id: int, file: str) -> list[str]:
+        rows = self.all(
+            "SELECT content FROM run_stream WHERE run_id=? AND file=? ORDER BY line",
+            (run_id, file),
+        )
+        return [r["content"] for r in rows]
+
+    def stream_count(self, run_id: int, file: str) -> int:
+        row = self.one(
+            "SELECT COALESCE(MAX(line)+1, 0) AS n FROM run_stream WHERE run_id=? AND file=?",
+            (run_id, file),
+        )
+        return int(row["n"]) if row else 0
+
+    def record_run_file(self, run_id: int, name: str, md5_hex: str, size: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO run_files(run_id, name, md5, size, updated_at) "
+                "VALUES (?,?,?,?,?)",
+                (run_id, name, md5_hex, size, time.time()),
+            )
+
+    def run_files(self, run_id: int) -> list[Row]:
+        return self.all("SELECT * FROM run_files WHERE run_id=? ORDER BY name", (run_id,))
+
+    # ---- collections and types ---------------------------------------------------
+    def collection(self, project_id: int, name: str) -> Row | None:
+        return self.one(
+            "SELECT * FROM collections WHERE project_id=? AND name=?", (project_id, name)
+        )
+
+    def collection_by_id(self, pk: int) -> Row | None:
+        return self.one("SELECT * FROM collections WHERE id=?", (pk,))
+
+    def collections(self, project_id: int, type_name: str | None = None) -> list[Row]:
+        if type_name is None:
+            return self.all("SELECT * FROM collections WHERE project_id=? ORDER BY id", (project_id,))
+        return self.all(
+            "SELECT * FROM collections WHERE project_id=? AND type_name=? ORDER BY id",
+            (project_id, type_name),
+        )
+
+    def _ensure_type(self, db: sqlite3.Connection, project_id: int, type_name: str) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO artifact_types(project_id, name, created_at) VALUES (?,?,?)",
+            (project_id, type_name, time.time()),
+        )
+
+    def artifact_type(self, project_id: int, name: str) -> Row | None:
+        return self.one(
+            "SELECT * FROM artifact_types WHERE project_id=? AND name=?", (project_id, name)
+        )
+
+    def artifact_type_by_id(self, pk: int) -> Row | None:
+        return self.one("SELECT * FROM artifact_types WHERE id=?", (pk,))
+
+    def artifact_types(self, project_id: int) -> list[Row]:
+        return self.all("SELECT * FROM artifact_types WHERE project_id=? ORDER BY id", (project_id,))
+
+    def _ensure_collection(
+        self, db: sqlite3.Connection, project_id: int, name: str, kind: str, type_name: str
+    ) -> Row:
+        coll = self.collection(project_id, name)
+        if coll is None:
+            now = time.time()
+            db.execute(
+                "INSERT INTO collections(project_id, name, kind, type_name, created_at, "
+                "updated_at) VALUES (?,?,?,?,?,?)",
+                (project_id, name, kind, type_name, now, now),
+            )
+            coll = self.collection(project_id, name)
+            assert coll is not None
+        elif coll["type_name"] != type_name:
+            raise UserInputError(
+                f"artifact collection {name!r} already exists with type "
+                f"{coll['type_name']!r}, cannot use it with type {type_name!r}"
+            )
+        self._ensure_type(db, project_id, type_name)
+        return coll
+
+    # ---- artifacts ---------------------------------------------------------------
+    def artifact(self, pk: int) -> Row | None:
+        return self.one("SELECT * FROM artifacts WHERE id=?", (pk,))
+
+    def create_artifact(self, spec: dict[str, Any], run_id: int | None) -> Row:
+        """``CreateArtifact``: a new pending version, or the committed one with that digest."""
+        entity = spec["entityName"]
+        project = spec["projectName"]
+        type_name = spec["artifactTypeName"]
+        names = spec.get("artifactCollectionNames") or []
+        if spec.get("artifactCollectionName"):
+            names = [spec["artifactCollectionName"], *names]
+        if not names:
+            raise UserInputError("createArtifact needs artifactCollectionNames")
+        name = names[0]
+        check_artifact_name(name)
+        check_type_name(type_name)
+        aliases = [a["alias"] for a in spec.get("aliases") or [] if a.get("alias")]
+        for alias in aliases:
+            check_alias(alias)
+        proj = self.ensure_project(entity, project)
+        now = time.time()
+        with self.transaction() as db:
+            seq = self._ensure_collection(db, proj["id"], name, "SEQUENCE", type_name)
+            existing = self.one(
+                "SELECT * FROM artifacts WHERE sequence_id=? AND digest=? AND state='COMMITTED' "
+                "ORDER BY id LIMIT 1",
+                (seq["id"], spec["digest"]),
+            )
+            if existing is not None:
+                self._set_aliases(db, seq["id"], existing["id"], aliases)
+                if spec.get("clientID"):
+                    db.execute(
+                        "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
+                        (spec["clientID"], existing["id"]),
+                    )
+                return existing
+            metadata = spec.get("metadata")
+            if isinstance(metadata, dict):
+                metadata = json.dumps(metadata)
+            cur = db.execute(
+                "INSERT INTO artifacts(sequence_id, type_name, state, digest, digest_algorithm, "
+                "description, metadata, history_step, ttl_seconds, client_id, "
+                "sequence_client_id, run_id, pending_aliases, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    seq["id"],
+                    type_name,
+                    "PENDING",
+                    spec["digest"],
+                    spec.get("digestAlgorithm"),
+                    spec.get("description"),
+                    metadata,
+                    spec.get("historyStep"),
+                    spec.get("ttlDurationSeconds"),
+                    spec.get("clientID"),
+                    spec.get("sequenceClientID"),
+                    run_id,
+                    json.dumps(aliases),
+                    now,
+                    now,
+                ),
+            )
+            pk = cur.lastrowid
+            assert pk is not None
+            if spec.get("clientID"):
+                db.execute(
+                    "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
+                    (spec["clientID"], pk),
+                )
+        row = self.artifact(pk)
+        assert row is not None
+        return row
+
+    def add_artifact_file(self, artifact_id: int, name: str, md5_b64: str) -> str:
+        """Register a file of a pending artifact; returns its MD5 hex."""
+        md5_hex = b64_to_hex(md5_b64)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO artifact_files(artifact_id, name, md5) VALUES (?,?,?)",
+                (artifact_id, name, md5_hex),
+            )
+        return md5_hex
+
+    def create_manifest(
+        self, artifact_id: int, name: str | None, digest: str | None, kind: str | None
+    ) -> Row:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO manifests(artifact_id, name, digest, type) VALUES (?,?,?,?)",
+                (artifact_id, name, digest, kind),
+            )
+            pk = cur.lastrowid
+        assert pk is not None
+        row = self.manifest(pk)
+        assert row is not None
+        return row
+
+    def update_manifest_digest(self, manifest_id: int, digest: str | None) -> None:
+        if digest is None:
+            return
+        with self.transaction() as db:
+            db.execute("UPDATE manifests SET digest=? WHERE id=?", (digest, manifest_id))
+
+    def manifest(self, pk: int) -> Row | None:
+        return self.one("SELECT * FROM manifests WHERE id=?", (pk,))
+
+    def manifest_uploaded(self, manifest_id: int, md5_hex: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE manifests SET md5=? WHERE id=?", (md5_hex, manifest_id))
+
+    def current_manifest(self, artifact_id: int) -> Row | None:
+        return self.one(
+            "SELECT * FROM manifests WHERE artifact_id=? AND md5 IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (artifact_id,),
+        )
+
+    def manifest_contents(self, artifact_id: int) -> dict[str, Any]:
+        """The ``contents`` map of the artifact's uploaded manifest (empty if none)."""
+        man = self.current_manifest(artifact_id)
+        if man is None or not self.blobs.exists(man["md5"]):
+            return {}
+        data = json.loads(self.blobs.path(man["md5"]).read_bytes())
+        contents = data.get("contents") or {}
+        return contents if isinstance(contents, dict) else {}
+
+    def commit_artifact(self, artifact_id: int) -> Row:
+        """``CommitArtifact``: check every file arrived, then publish the next version."""
+        art = self.artifact(artifact_id)
+        if art is None:
+            raise UserInputError(f"artifact {artifact_id} not found")
+        if art["state"] == "COMMITTED":
+            return art
+        man = self.current_manifest(artifact_id)
+        if man is None or not self.blobs.exists(man["md5"]):
+            raise UserInputError("cannot commit artifact: its manifest was never uploaded")
+        contents = self.manifest_contents(artifact_id)
+        size = 0
+        missing: list[str] = []
+        for path, entry in contents.items():
+            size += int(entry.get("size") or 0)
+            if entry.get("ref"):
+                continue
+            digest = entry.get("digest")
+            if not digest or not self.blobs.exists(b64_to_hex(digest)):
+                missing.append(path)
+        if missing:
+            raise UserInputError(
+                f"cannot commit artifact: {len(missing)} file(s) were not uploaded: "
+                + ", ".join(sorted(missing)[:5])
+            )
+        now = time.time()
+        with self.transaction() as db:
+            art = self.artifact(artifact_id)
+            assert art is not None
+            if art["state"] == "COMMITTED":
+                return art
+            seq_id = art["sequence_id"]
+            self._add_membership(db, seq_id, artifact_id, now)
+            db.execute(
+                "UPDATE artifacts SET state='COMMITTED', size=?, file_count=?, updated_at=? "
+                "WHERE id=?",
+                (size, len(contents), now, artifact_id),
+            )
+            self._set_aliases(db, seq_id, artifact_id, json.loads(art["pending_aliases"] or "[]"))
+            db.execute("UPDATE collections SET updated_at=? WHERE id=?", (now, seq_id))
+        row = self.artifact(artifact_id)
+        assert row is not None
+        return row
+
+    def _add_membership(
+        self, db: sqlite3.Connection, collection_id: int, artifact_id: int, now: float
+    ) -> int:
+        existing = self.one(
+            "SELECT version_index FROM memberships WHERE collection_id=? AND artifact_id=?",
+            (collection_id, artifact_id),
+        )
+        if existing is not None:
+            return int(existing["version_index"])
+        row = self.one(
+            "SELECT COALESCE(MAX(version_index)+1, 0) AS v FROM memberships "
+            "WHERE collection_id=?",
+            (collection_id,),
+        )
+        version = int(row["v"]) if row else 0
+        db.execute(
+            "INSERT INTO memberships(collection_id, artifact_id, version_index, created_at) "
+            "VALUES (?,?,?,?)",
+            (collection_id, artifact_id, version, now),
+        )
+        return version
+
+    def _set_aliases(
+        self, db: sqlite3.Connection, collection_id: int, artifact_id: int, aliases: list[str]
+    ) -> None:
+        for alias in aliases:
+            if alias == LATEST:
+                continue  # computed: always the newest version
+            check_alias(alias)
+            db.execute(
+                "INSERT INTO aliases(collection_id, alias, artifact_id) VALUES (?,?,?) "
+                "ON CONFLICT(collection_id, alias) DO UPDATE SET artifact_id=excluded.artifact_id",
+                (collection_id, alias, artifact_id),
+            )
+
+    def add_aliases(self, artifact_id: int, collection_id: int, aliases: list[str]) -> None:
+        for alias in aliases:
+            check_alias(alias)
+        with self.transaction() as db:
+            self._set_aliases(db, collection_id, artifact_id, aliases)
+
+    def delete_aliases(self, artifact_id: int, collection_id: int, aliases: list[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM aliases WHERE collection_id=? AND artifact_id=? AND alias=?",
+                [(collection_id, artifact_id, a) for a in aliases],
+            )
+
+    def update_artifact(self, artifact_id: int, fields: dict[str, Any]) -> None:
+        sets: dict[str, Any] = {}
+        if "description" in fields:
+            sets["description"] = fields["description"]
+        if fields.get("metadata") is not None:
+            md = fields["metadata"]
+            sets["metadata"] = md if isinstance(md, str) else json.dumps(md)
+        if "ttlDurationSeconds" in fields:
+            sets["ttl_seconds"] = fields["ttlDurationSeconds"]
+        if not sets:
+            return
+        sets["updated_at"] = time.time()
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE artifacts SET {', '.join(f'{c}=?' for c in sets)} WHERE id=?",
+                (*sets.values(), artifact_id),
+            )
+
+    def delete_artifact(self, artifact_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM aliases WHERE artifact_id=?", (artifact_id,))
+            db.execute("DELETE FROM memberships WHERE artifact_id=?", (artifact_id,))
+            db.execute("UPDATE artifacts SET state='DELETED' WHERE id=?", (artifact_id,))
+
+    # ---- memberships and aliases --------------------------------------------------
+    def membership(self, collection_id: int, artifact_id: int) -> Row | None:
+        return self.one(
+            "SELECT * FROM memberships WHERE collection_id=? AND artifact_id=?",
+            (collection_id, artifact_id),
+        )
+
+    def memberships_of_collection(self, collection_id: int) -> list[Row]:
+        return self.all(
+            "SELECT * FROM memberships WHERE collection_id=? ORDER BY version_index DESC",
+            (collection_id,),
+        )
+
+    def memberships_of_artifact(self, artifact_id: int) -> list[Row]:
+        return self.all(
+            "SELECT * FROM memberships WHERE artifact_id=? ORDER BY id", (artifact_id,)
+        )
+
+    def latest_membership(self, collection_id: int) -> Row | None:
+        return self.one(
+            "SELECT * FROM memberships WHERE collection_id=? ORDER BY version_index DESC LIMIT 1",
+            (collection_id,),
+        )
+
+    def resolve_membership(self, collection_id: int, alias_or_version: str) -> Row | None:
+        """The membership named by ``latest``, ``v<N>``, another alias or a digest."""
+        key = alias_or_version
+        if key == LATEST:
+            return self.latest_membership(collection_id)
+        if key.startswith("v") and key[1:].isdigit():
+            return self.one(
+                "SELECT * FROM memberships WHERE collection_id=? AND version_index=?",
+                (collection_id, int(key[1:])),
+            )
+        alias = self.one(
+            "SELECT artifact_id FROM aliases WHERE collection_id=? AND alias=?",
+            (collection_id, key),
+        )
+        if alias is not None:
+            return self.membership(collection_id, int(alias["artifact_id"]))
+        return self.one(
+            "SELECT m.* FROM memberships m JOIN artifacts a ON a.id=m.artifact_id "
+            "WHERE m.collection_id=? AND a.digest=?",
+            (collection_id, key),
+        )
+
+    def aliases_of(self, collection_id: int, artifact_id: int) -> list[str]:
+        """Aliases of a version within a collection, ``latest`` included when it applies."""
+        rows = self.all(
+            "SELECT alias FROM aliases WHERE collection_id=? AND artifact_id=? ORDER BY id",
+            (collection_id, artifact_id),
+        )
+        names = [r["alias"] for r in rows]
+        latest = self.latest_membership(collection_id)
+        if latest is not None and latest["artifact_id"] == artifact_id:
+            names.insert(0, LATEST)
+        return names
+
+    def collection_aliases(self, collection_id: int) -> list[Row]:
+        rows = self.all(
+            "SELECT * FROM aliases WHERE collection_id=? ORDER BY id", (collection_id,)
+        )
+        latest = self.latest_membership(collection_id)
+        if latest is not None:
+            rows.insert(
+                0,
+                {"id": 0, "collection_id": collection_id, "alias": LATEST,
+                 "artifact_id": latest["artifact_id"]},
+            )
+        return rows
+
+    def artifact_by_client_id(self, client_id: str) -> int | None:
+        row = self.one("SELECT artifact_id FROM client_ids WHERE client_id=?", (client_id,))
+        return int(row["artifact_id"]) if row else None
+
+    # ---- lineage and links --------------------------------------------------------
+    def use_artifact(self, run_id: int, artifact_id: int, used_as: str | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO artifact_usage(run_id, artifact_id, used_as, created_at) "
+                "VALUES (?,?,?,?)",
+                (run_id, artifact_id, used_as, time.time()),
+            )
+
+    def used_artifacts(self, run_id: int) -> list[Row]:
+        return self.all(
+            "SELECT a.* FROM artifact_usage u JOIN artifacts a ON a.id=u.artifact_id "
+            "WHERE u.run_id=? ORDER BY u.created_at",
+            (run_id,),
+        )
+
+    def logged_artifacts(self, run_id: int) -> list[Row]:
+        return self.all(
+            "SELECT * FROM artifacts WHERE run_id=? AND state='COMMITTED' ORDER BY id", (run_id,)
+        )
+
+    def users_of(self, artifact_id: int) -> list[Row]:
+        return self.all(
+            "SELECT r.* FROM artifact_usage u JOIN runs r ON r.id=u.run_id "
+            "WHERE u.artifact_id=? ORDER BY u.created_at",
+            (artifact_id,),
+        )
+
+    def link_artifact(
+        self,
+        artifact_id: int,
+        entity: str,
+        project: str,
+        portfolio: str,
+        aliases: list[str],
+    ) -> Row:
+        """``LinkArtifact``: add a committed version to a portfolio (e.g. a registry)."""
+        check_artifact_name(portfolio)
+        for alias in aliases:
+            check_alias(alias)
+        art = self.artifact(artifact_id)
+        if art is None or art["state"] != "COMMITTED":
+            raise UserInputError(f"artifact {artifact_id} not found or not committed")
+        proj = self.ensure_project(entity, project)
+        now = time.time()
+        with self.transaction() as db:
+            coll = self._ensure_collection(db, proj["id"], portfolio, "PORTFOLIO", art["type_name"])
+            if coll["kind"] != "PORTFOLIO":
+                raise UserInputError(
+                    f"{portfolio!r} is an artifact sequence, not a portfolio: cannot link to it"
+                )
+            self._add_membership(db, coll["id"], artifact_id, now)
+            self._set_aliases(db, coll["id"], artifact_id, aliases)
+            db.execute("UPDATE collections SET updated_at=? WHERE id=?", (now, coll["id"]))
+        membership = self.membership(coll["id"], artifact_id)
+        assert membership is not None
+        return membership
+
+    def unlink_artifact(self, artifact_id: int, collection_id: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM aliases WHERE collection_id=? AND artifact_id=?",
+                (collection_id, artifact_id),
+            )
+            db.execute(
+                "DELETE FROM memberships WHERE collection_id=? AND artifact_id=?",
+                (collection_id, artifact_id),
+            )

@@ -1,0 +1,56 @@
+"""Checks on user-chosen names, with W&B's rules and wording."""
+
+from __future__ import annotations
+
+import re
+
+MAX_NAME_LENGTH = 128
+MAX_ALIAS_LENGTH = 128
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_VERSION_RE = re.compile(r"^v\d+$")
+
+
+class UserInputError(ValueError):
+    """A request W&B would refuse; reported as a GraphQL error."""
+
+
+def check_artifact_name(name: str) -> None:
+    """Refuse collection names W&B refuses.
+
+    >>> check_artifact_name("my-model_1.0")
+    >>> check_artifact_name("a/b")
+    Traceback (most recent call last):
+    ...
+    dagster_wandb_v2.testing.server.validation.UserInputError: Invalid artifact name 'a/b': ...
+    """
+    if not name or len(name) > MAX_NAME_LENGTH or not _NAME_RE.match(name):
+        raise UserInputError(
+            f"Invalid artifact name {name!r}: names must be 1-{MAX_NAME_LENGTH} characters "
+            "and may only contain alphanumeric characters, dashes, underscores, and dots"
+        )
+
+
+def check_alias(alias: str) -> None:
+    """Refuse aliases W&B refuses (``/``, ``:``, version-like ``v3``, too long)."""
+    if not alias or len(alias) > MAX_ALIAS_LENGTH:
+        raise UserInputError(
+            f"Invalid alias {alias!r}: aliases must be 1-{MAX_ALIAS_LENGTH} characters"
+        )
+    if "/" in alias or ":" in alias:
+        raise UserInputError(
+            f"Invalid alias {alias!r}: aliases cannot contain the characters '/' or ':'"
+        )
+    if _VERSION_RE.match(alias):
+        raise UserInputError(
+            f"Invalid alias {alias!r}: aliases of the form 'v<number>' are reserved for versions"
+        )
+
+
+def check_type_name(name: str) -> None:
+    """Refuse artifact type names W&B refuses."""
+    if not name or len(name) > MAX_NAME_LENGTH or not _NAME_RE.match(name):
+        raise UserInputError(
+            f"Invalid artifact type {name!r}: types may only contain alphanumeric "
+            "characters, dashes, underscores, and dots"
+        )
