@@ -170,6 +170,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                         source_metadata=artifact_source_metadata(session.dagster_run_id),
                         staging_dir=staging,
                         renamed_from_asset_key=context.has_asset_key,
+                        base_name=base_name,
                     ),
                 )
                 for warning in built.warnings:

@@ -49,6 +49,8 @@ class WriteRequest:
     source_metadata: dict[str, Any]
     staging_dir: Path
     renamed_from_asset_key: bool
+    base_name: str = ""
+    """The name before a partition suffix; a user artifact may use either."""
 
 
 class WriteStrategy(Protocol):
@@ -113,7 +115,7 @@ class UserArtifactStrategy:
                 "already a wandb.Artifact"
             )
         if value.name != request.name:
-            if request.renamed_from_asset_key:
+            if request.renamed_from_asset_key and value.name != request.base_name:
                 warnings.append(
                     f"{location}: the returned artifact is named '{value.name}' but is logged "
                     f"as '{request.name}' (artifacts are named after the asset key)"

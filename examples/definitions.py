@@ -5,7 +5,16 @@ from __future__ import annotations
 from dagster import Definitions
 
 from dagster_wandb_v2 import validate_definitions
-from examples import advanced, external, multi_asset, ops_job, serialization, simple
+from examples import (
+    advanced,
+    external,
+    multi_asset,
+    ops_job,
+    partitioned_job,
+    partitions,
+    serialization,
+    simple,
+)
 from examples.resources import wandb_resources
 
 all_assets = [
@@ -14,7 +23,10 @@ all_assets = [
     *multi_asset.assets,
     *serialization.assets,
     *external.assets,
+    *partitions.assets,
 ]
 
-defs = Definitions(assets=all_assets, jobs=ops_job.jobs, resources=wandb_resources())
+all_jobs = [*ops_job.jobs, *partitioned_job.jobs]
+
+defs = Definitions(assets=all_assets, jobs=all_jobs, resources=wandb_resources())
 validate_definitions(defs)

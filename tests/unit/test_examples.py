@@ -10,7 +10,16 @@ from dagster import Definitions, materialize
 
 from dagster_wandb_v2 import validate_definitions
 from dagster_wandb_v2.testing import FakeWandb
-from examples import advanced, external, multi_asset, ops_job, serialization, simple
+from examples import (
+    advanced,
+    external,
+    multi_asset,
+    ops_job,
+    partitioned_job,
+    partitions,
+    serialization,
+    simple,
+)
 
 
 def test_simple(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
@@ -66,7 +75,80 @@ def test_external(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -
 
 
 def test_all_examples_pass_load_time_validation(fake_wandb: FakeWandb) -> None:
-    from examples.definitions import all_assets
+    from examples.definitions import all_assets, all_jobs
 
-    defs = Definitions(assets=all_assets, jobs=ops_job.jobs, resources=fake_wandb.resources())
+    defs = Definitions(assets=all_assets, jobs=all_jobs, resources=fake_wandb.resources())
     validate_definitions(defs)
+
+
+def test_partitions(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    backfill = {
+        ASSET_PARTITION_RANGE_START_TAG: "2023-01-01",
+        ASSET_PARTITION_RANGE_END_TAG: "2023-01-07",
+    }
+    daily = partitions.create_my_daily_partitioned_asset
+    assert materialize([daily], resources=fake_wandb_resources, tags=backfill).success
+    assert len(fake_wandb.runs) == 1  # a 7-partition backfill, one W&B run
+    result = materialize(
+        partitions.daily_assets,
+        resources=fake_wandb_resources,
+        selection=[partitions.read_all_partitions],
+    )
+    assert result.output_for_node("read_all_partitions") == 7
+    result = materialize(
+        partitions.daily_assets,
+        resources=fake_wandb_resources,
+        partition_key="2023-01-03",
+        selection=[partitions.read_specific_partitions],
+    )
+    assert result.output_for_node("read_specific_partitions") == ["2023-01-02", "2023-01-03"]
+
+    for key in partitions.MULTI.get_partition_keys():
+        materialize(
+            [partitions.create_my_multi_partitioned_asset],
+            resources=fake_wandb_resources,
+            partition_key=key,
+        )
+    result = materialize(
+        partitions.multi_assets,
+        resources=fake_wandb_resources,
+        selection=[partitions.read_multi_partitions],
+    )
+    assert result.output_for_node("read_multi_partitions") == [
+        str(key) for key in partitions.MULTI.get_partition_keys()
+    ]
+    assert "my_multi_partitioned_asset.red.2023-01-02" in fake_wandb.collections()
+
+    for color in partitions.COLORS.get_partition_keys():
+        materialize(
+            [partitions.write_advanced_artifact],
+            resources=fake_wandb_resources,
+            partition_key=color,
+        )
+    result = materialize(
+        partitions.advanced_assets,
+        resources=fake_wandb_resources,
+        selection=[partitions.read_objects_directly],
+    )
+    assert result.output_for_node("read_objects_directly") == [
+        "red",
+        "orange",
+        "yellow",
+        "blue",
+        "green",
+    ]
+
+
+def test_partitioned_job(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    job = partitioned_job.partitioned_job_example
+    for region in ("eu", "asia"):
+        result = job.execute_in_process(
+            partition_key=region, resources=fake_wandb.resources(base_dir=str(tmp_path))
+        )
+        assert result.success
+    assert fake_wandb.collections() == ["regional_sales.asia", "regional_sales.eu"]
