@@ -137,6 +137,9 @@ def output_metadata(
     shared["wandb_artifacts"] = MetadataValue.md(
         f"| partition | version | url |\n|---|---|---|\n{rows}"
     )
+    shared["wandb_artifact_urls"] = MetadataValue.json(
+        {str(key): meta["wandb_artifact_url"].value for key, meta in summary}
+    )
     return shared
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from dagster_wandb_v2.client import WANDB_CLOUD_HOST, SdkWandbClient, WandbClient
@@ -54,24 +54,30 @@ class WandbResource(ConfigurableResource["WandbResource"]):
     project: str = Field(description="W&B project receiving runs and artifacts.")
 
     def _checked_api_key(self) -> str:
-        if not self.api_key.strip():
+        api_key = _resolved(self.api_key)
+        if not api_key or not api_key.strip():
+            name = self.api_key.env_var_name if isinstance(self.api_key, EnvVar) else None
+            where = f"environment variable {name} is not set" if name else "empty"
             raise WandbConfigurationError(
-                ["WandbResource.api_key: empty; set it with EnvVar('WANDB_API_KEY')"]
+                [f"WandbResource.api_key: {where}; set it with EnvVar('WANDB_API_KEY')"]
             )
-        return self.api_key
+        return api_key
 
     def get_client(self) -> WandbClient:
         """The client the IO manager uses to start runs and log or use artifacts."""
-        return SdkWandbClient(api_key=self._checked_api_key(), host=self.host)
+        host = _resolved(self.host) or WANDB_CLOUD_HOST
+        return SdkWandbClient(api_key=self._checked_api_key(), host=host)
 
     def get_api(self) -> wandb.Api:
         """A ``wandb.Api`` for queries (runs, artifacts), authenticated with this resource."""
         import wandb
 
-        return wandb.Api(
-            api_key=self._checked_api_key(),
-            overrides={"base_url": self.host, "entity": self.entity, "project": self.project},
-        )
+        overrides = {
+            "base_url": _resolved(self.host),
+            "entity": _resolved(self.entity),
+            "project": _resolved(self.project),
+        }
+        return wandb.Api(api_key=self._checked_api_key(), overrides=overrides)
 
     def init_run(self, **kwargs: Any) -> wandb.Run:
         """``wandb.init`` with this resource's entity, project and credentials.
@@ -80,8 +86,16 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         """
         import wandb
 
-        settings = wandb.Settings(api_key=self._checked_api_key(), base_url=self.host)
-        kwargs.setdefault("entity", self.entity)
-        kwargs.setdefault("project", self.project)
+        host = _resolved(self.host) or WANDB_CLOUD_HOST
+        settings = wandb.Settings(api_key=self._checked_api_key(), base_url=host)
+        kwargs.setdefault("entity", _resolved(self.entity))
+        kwargs.setdefault("project", _resolved(self.project))
         kwargs.setdefault("reinit", "create_new")
         return wandb.init(settings=settings, **kwargs)
+
+
+def _resolved(value: str | None) -> str | None:
+    """The value of an ``EnvVar`` field when used outside a Dagster run (else the value)."""
+    if isinstance(value, EnvVar):
+        return value.get_value()
+    return value
