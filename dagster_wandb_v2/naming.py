@@ -9,7 +9,7 @@ Rules (documented in README):
   dimension, in dimension-name order: ``my_asset.blue.2024-01-01``;
 - characters W&B rejects in a partition segment (anything but letters, digits, ``-``,
   ``_``, ``.``) become ``-``, and a short hash of the original segment is appended so that
-  two different keys never share a name: ``a/b`` -> ``a-b-1b2c3d``.
+  two different keys never share a name: ``a/b`` -> ``a-b-3ec69c``.
 
 Example::
 
@@ -39,7 +39,7 @@ def sanitize_segment(segment: str) -> str:
     >>> sanitize_segment("2024-01-01")
     '2024-01-01'
     >>> sanitize_segment("a b")
-    'a-b-d3f2e6'
+    'a-b-7dbde9'
     """
     if not _INVALID.search(segment):
         return segment

@@ -46,6 +46,10 @@ def definition_problems(defs: Definitions) -> list[str]:
         key: assets_def.partitions_def is not None
         for key, assets_def in repository.assets_defs_by_key.items()
     }
+    # Deprecated SourceAssets (external artifacts) are not in assets_defs_by_key.
+    for key, source_asset in repository.source_assets_by_key.items():
+        io_manager_of.setdefault(key, source_asset.get_io_manager_key())
+        partitioned.setdefault(key, source_asset.partitions_def is not None)
     problems: list[str] = []
     asset_node_names: set[str] = set()
     for assets_def in assets_defs:
