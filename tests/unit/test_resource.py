@@ -103,3 +103,30 @@ def test_env_var_is_read_at_run_start(monkeypatch: pytest.MonkeyPatch) -> None:
     [(resource_repr, client_repr)] = seen
     assert SECRET not in resource_repr
     assert SECRET not in client_repr
+
+
+def test_unset_env_var_used_outside_a_run_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SOME_UNSET_VAR", raising=False)
+    resource = WandbResource(api_key=EnvVar("SOME_UNSET_VAR"), project="p")
+    with pytest.raises(WandbConfigurationError) as info:
+        resource.get_client()
+    assert info.value.problems == [
+        "WandbResource.api_key: environment variable SOME_UNSET_VAR is not set; "
+        "set it with EnvVar('WANDB_API_KEY')"
+    ]
+
+
+def test_env_var_used_outside_a_run_is_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_SET_VAR", SECRET)
+    monkeypatch.setenv("SOME_HOST_VAR", "http://127.0.0.1:9999/")
+    resource = WandbResource(
+        api_key=EnvVar("SOME_SET_VAR"), host=EnvVar("SOME_HOST_VAR"), project="p"
+    )
+    client = resource.get_client()
+    assert isinstance(client, SdkWandbClient)
+    assert client._api_key == SECRET  # the value, not the variable's name
+    assert client.app_url == "http://127.0.0.1:9999"
+    assert SECRET not in repr(client)
+    assert SECRET not in repr(resource)
