@@ -276,8 +276,38 @@ class RunNode:
     def eventsTail(self, info: Info) -> str:
         return json.dumps(self.ctx.storage.stream_lines(self.row["id"], "wandb-events.jsonl")[-10:])
 
-    def history(self, info: Info, **_: Any) -> list[str]:
-        return self.ctx.storage.stream_lines(self.row["id"], "wandb-history.jsonl")
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for line in self.ctx.storage.stream_lines(self.row["id"], "wandb-history.jsonl"):
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+        return rows
+
+    def history(
+        self, info: Info, minStep: int | None = None, maxStep: int | None = None, **_: Any
+    ) -> list[str]:
+        """History rows (JSON strings) with ``minStep <= _step < maxStep``."""
+        out = []
+        for row in self._rows():
+            step = row.get("_step", 0)
+            if (minStep is None or step >= minStep) and (maxStep is None or step < maxStep):
+                out.append(json.dumps(row))
+        return out
+
+    def sampledHistory(self, info: Info, specs: list[str]) -> list[list[dict[str, Any]]]:
+        """Every row having all of a spec's keys (no sampling), one list per spec."""
+        rows = self._rows()
+        out = []
+        for spec in specs:
+            keys = (json.loads(spec) if isinstance(spec, str) else spec).get("keys") or []
+            out.append([{k: r[k] for k in keys if k in r} for r in rows if all(k in r for k in keys)])
+        return out
+
+    def parquetHistory(self, info: Info, liveKeys: list[str] | None = None) -> dict[str, Any]:
+        """No parquet exports: the whole history is returned as live data."""
+        return {"parquetUrls": [], "liveData": self._rows()}
 
     def historyKeys(self, info: Info, **_: Any) -> dict[str, Any]:
         lines = self.history(info)
@@ -291,8 +321,10 @@ class RunNode:
         return {"lastStep": len(lines) - 1, "keys": keys}
 
     def wandbConfig(self, info: Info, keys: list[str] | None = None) -> str:
+        """The SDK's own ``_wandb`` config entries (resume reads ``t`` from it)."""
         config = json.loads(self.config) if self.config else {}
-        picked = {k: v for k, v in config.items() if keys is None or k in keys}
+        internal = (config.get("_wandb") or {}).get("value") or {}
+        picked = {k: v for k, v in internal.items() if keys is None or k in keys}
         return json.dumps(picked)
 
     def project(self, info: Info) -> ProjectNode | None:

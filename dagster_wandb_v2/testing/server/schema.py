@@ -245,6 +245,8 @@ type Run {
   eventsTail: String
   historyKeys(format: String): JSON
   history(samples: Int, minStep: Int64, maxStep: Int64): [String]
+  sampledHistory(specs: [JSONString]!): [JSON]
+  parquetHistory(liveKeys: [String!]): ParquetHistory
   exitcode: Int
   projectId: ID
   project: Project
@@ -253,6 +255,8 @@ type Run {
   outputArtifacts(after: String, first: Int): ArtifactConnection
   files(names: [String], after: String, first: Int, pattern: String): FileConnection
 }
+
+type ParquetHistory { parquetUrls: [String!]! liveData: [JSON!]! }
 
 type ClientIDMappingResult { serverID: ID! }
 
