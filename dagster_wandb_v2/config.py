@@ -167,17 +167,23 @@ class ReadSpec(PartitionReadSpec):
 
         As in the published guide, ``{"*": {"get": "t"}, "blue": {"alias": "x"}}`` reads
         table ``t`` of the version aliased ``x`` for ``blue``. A key's own choice replaces
-        the wildcard's in the same group (``get``/``get_path``, ``version``/``alias``).
+        the wildcard's in the same group (``get``/``get_path``, ``version``/``alias``); a
+        top-level ``version`` or ``alias`` is the default of every partition.
         """
-        wildcard = self.partitions.get("*", PartitionReadSpec())
-        own = self.partitions.get(partition_key)
-        if own is None:
-            return wildcard
-        if own.get is None and own.get_path is None:
-            own = replace(own, get=wildcard.get, get_path=wildcard.get_path)
-        if own.version is None and own.alias is None:
-            own = replace(own, version=wildcard.version, alias=wildcard.alias)
-        return own
+        top_level = PartitionReadSpec(version=self.version, alias=self.alias)
+        wildcard = _laid_over(self.partitions.get("*"), top_level)
+        return _laid_over(self.partitions.get(partition_key), wildcard)
+
+
+def _laid_over(own: PartitionReadSpec | None, base: PartitionReadSpec) -> PartitionReadSpec:
+    """``own`` completed by ``base``, group by group (``get``/``get_path``, version/alias)."""
+    if own is None:
+        return base
+    if own.get is None and own.get_path is None:
+        own = replace(own, get=base.get, get_path=base.get_path)
+    if own.version is None and own.alias is None:
+        own = replace(own, version=base.version, alias=base.alias)
+    return own
 
 
 # --- validation ------------------------------------------------------------------------

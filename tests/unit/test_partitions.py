@@ -465,3 +465,25 @@ def test_partition_config_is_laid_over_the_wildcard(fake_wandb: FakeWandb, tmp_p
 
     result = materialize([upstream, tables], resources=fake_wandb.resources(base_dir=str(tmp_path)))
     assert result.output_for_node("tables") == {"red": [["red", 0]], "blue": [["blue", 1]]}
+
+
+def test_top_level_alias_is_the_default_of_every_partition(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    for color in ("red", "blue"):
+        _store_pickled(fake_wandb, f"shades.{color}", f"{color} gold", aliases=("gold",))
+        _store_pickled(fake_wandb, f"shades.{color}", f"{color} newest")
+    upstream = AssetSpec("shades", partitions_def=COLORS).with_io_manager_key(IO)
+
+    @asset(
+        ins={
+            "shades": AssetIn(
+                metadata=_config(alias="gold", partitions={"blue": {"version": "v1"}})
+            )
+        }
+    )
+    def picked(shades: dict[str, str]) -> dict[str, str]:
+        return shades
+
+    result = materialize([upstream, picked], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+    assert result.output_for_node("picked") == {"red": "red gold", "blue": "blue newest"}
