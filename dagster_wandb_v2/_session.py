@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 
 from dagster import InputContext, OutputContext
 
@@ -29,6 +28,7 @@ from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import ArtifactCache
 from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
+from dagster_wandb_v2.config import WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError
 from dagster_wandb_v2.write import BuiltArtifact
 
@@ -106,11 +106,14 @@ class StepSession:
         return self._run
 
     def log_artifact(
-        self, run: WandbRun, built: BuiltArtifact, aliases: Sequence[str], location: Location
-    ) -> StoredArtifact:
-        """Log ``built`` with the user's aliases plus ``dagster-run-<8>`` and ``latest``."""
+        self, run: WandbRun, built: BuiltArtifact, spec: WriteSpec, location: Location
+    ) -> tuple[StoredArtifact, dict[str, str]]:
+        """Log ``built`` (aliases: the user's, ``dagster-run-<8>``, ``latest``) and link it.
+
+        Returns the logged version and the registry URL of every ``link_to`` target.
+        """
         all_aliases = list(
-            dict.fromkeys([*aliases, f"dagster-run-{self.dagster_run_id[:8]}", "latest"])
+            dict.fromkeys([*spec.aliases, f"dagster-run-{self.dagster_run_id[:8]}", "latest"])
         )
         try:
             stored = run.log_artifact(built.artifact, all_aliases)
@@ -123,7 +126,17 @@ class StepSession:
         if built.payload is not None and built.payload_name is not None:
             entry = built.artifact.manifest.entries[built.payload_name]
             self.cache.seed_blob(str(entry.digest), built.payload_name, built.payload)
-        return stored
+        links = {}
+        for link in spec.link_to:
+            try:
+                links[link.target_path] = run.link_artifact(stored, link.target_path, link.aliases)
+            except Exception as error:
+                self._failed = True
+                raise WandbArtifactsIOManagerError(
+                    f"{location}: logged W&B artifact '{stored.name}' but could not link it to "
+                    f"'{link.target_path}' (link): {error}"
+                ) from error
+        return stored, links
 
     def close(self, failed: bool) -> None:
         """Finish the W&B run (failed if a step failed) and tidy the cache."""

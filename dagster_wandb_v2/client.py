@@ -109,6 +109,12 @@ class WandbRun(Protocol):
         """
         ...
 
+    def link_artifact(
+        self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
+    ) -> str:
+        """Link a logged version to a W&B Registry collection; returns its registry URL."""
+        ...
+
     def finish(self, exit_code: int = 0) -> None: ...
 
 
@@ -222,6 +228,18 @@ class _SdkRun:
             return bool(self._client.api().artifact_exists(qualified_name))
         except Exception:
             return None
+
+    def link_artifact(
+        self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
+    ) -> str:
+        linked = cast(Any, artifact).link(target_path, aliases=list(aliases))
+        try:
+            return str(linked.url)
+        except Exception:  # older SDKs return nothing, or no URL for links
+            registry, _, collection = target_path.rpartition("/")
+            return f"{self._client.app_url}/registry/{registry.split('wandb-registry-')[-1]}" + (
+                f"?selectionPath={collection}"
+            )
 
     def finish(self, exit_code: int = 0) -> None:
         self._run.finish(exit_code=exit_code)

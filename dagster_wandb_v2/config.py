@@ -56,6 +56,16 @@ class SerializationModule(TypedDict):
 
 
 @with_config(_FORBID)
+class RegistryLink(TypedDict):
+    """Where to link the logged version: ``{"target_path": "wandb-registry-model/my_model"}``."""
+
+    target_path: str
+    """``wandb-registry-<registry>/<collection>``, optionally prefixed by ``<org>/``."""
+    aliases: NotRequired[list[str]]
+    """Aliases of the linked version in the registry collection."""
+
+
+@with_config(_FORBID)
 class PartitionReadConfiguration(TypedDict):
     """How one partition (or ``"*"``: every other partition) is read."""
 
@@ -70,7 +80,7 @@ class WandbArtifactConfiguration(TypedDict):
     """Everything the IO manager reads under ``metadata["wandb_artifact_configuration"]``.
 
     Output (write) keys: ``name``, ``type``, ``description``, ``aliases``, ``add_dirs``,
-    ``add_files``, ``add_references``, ``serialization_module``.
+    ``add_files``, ``add_references``, ``serialization_module``, ``link_to``, ``ttl``.
     Input (read) keys: ``name``, ``get``, ``get_path``, ``version``, ``alias``,
     ``partitions``, ``legacy_partition_names``.
     """
@@ -83,6 +93,10 @@ class WandbArtifactConfiguration(TypedDict):
     add_files: NotRequired[list[dict[str, Any]]]
     add_references: NotRequired[list[dict[str, Any]]]
     serialization_module: NotRequired[SerializationModule]
+    link_to: NotRequired[list[RegistryLink]]
+    """Link the logged version to W&B Registry collections."""
+    ttl: NotRequired[str | int]
+    """Time to live: ``"30d"``, ``"12h"``, ``"1d12h"``, seconds as an int, or ``"inherit"``."""
     get: NotRequired[str]
     get_path: NotRequired[str]
     version: NotRequired[str]
@@ -102,6 +116,8 @@ WRITE_KEYS = frozenset(
         "add_files",
         "add_references",
         "serialization_module",
+        "link_to",
+        "ttl",
     }
 )
 READ_KEYS = frozenset(
@@ -114,6 +130,13 @@ _ADAPTER: TypeAdapter[WandbArtifactConfiguration] = TypeAdapter(WandbArtifactCon
 ARTIFACT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 ARTIFACT_NAME_MAX_LENGTH = 128
 _VERSION_PATTERN = re.compile(r"^v\d+$")
+_REGISTRY_PATH_PATTERN = re.compile(
+    r"^(?:(?P<org>[A-Za-z0-9_.-]+)/)?wandb-registry-(?P<registry>[A-Za-z0-9_.-]+)/"
+    r"(?P<collection>[A-Za-z0-9_.-]+)$"
+)
+_TTL_PART = re.compile(r"(\d+)([dhms])")
+_TTL_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+TTL_INHERIT = "inherit"
 
 
 # --- validated specs -------------------------------------------------------------------
@@ -128,6 +151,12 @@ class SerializationSpec:
 
 
 @dataclass(frozen=True)
+class LinkSpec:
+    target_path: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WriteSpec:
     """A validated output configuration."""
 
@@ -139,6 +168,9 @@ class WriteSpec:
     add_files: tuple[Mapping[str, Any], ...] = ()
     add_references: tuple[Mapping[str, Any], ...] = ()
     serialization: SerializationSpec = field(default_factory=SerializationSpec)
+    link_to: tuple[LinkSpec, ...] = ()
+    ttl_seconds: int | None = None
+    ttl_inherit: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,6 +241,12 @@ def parse_write_config(
         name = module.get("name", "pickle")
         problems += _module_installed_problems(name, location)
         serialization = SerializationSpec(name, dict(module.get("parameters", {})), True)
+    links = []
+    for index, link in enumerate(config.get("link_to", [])):
+        problems += _link_problems(link, index, location)
+        links.append(LinkSpec(link["target_path"], tuple(link.get("aliases", []))))
+    ttl_seconds, ttl_problems = _parse_ttl(config.get("ttl"), location)
+    problems += ttl_problems
     if problems:
         raise WandbConfigurationError(problems)
     return WriteSpec(
@@ -220,7 +258,44 @@ def parse_write_config(
         add_files=tuple(config.get("add_files", [])),
         add_references=tuple(config.get("add_references", [])),
         serialization=serialization,
+        link_to=tuple(links),
+        ttl_seconds=ttl_seconds,
+        ttl_inherit=config.get("ttl") == TTL_INHERIT,
     )
+
+
+def _link_problems(link: RegistryLink, index: int, location: Location) -> list[str]:
+    prefix = f"{CONFIG_KEY}.link_to.{index}"
+    problems = []
+    if not _REGISTRY_PATH_PATTERN.match(link["target_path"]):
+        problems.append(
+            f"{location}: {prefix}.target_path: '{link['target_path']}' is not a registry path; "
+            "expected 'wandb-registry-<registry>/<collection>' (e.g. "
+            "'wandb-registry-model/my_model'), optionally prefixed by '<org>/'"
+        )
+    for alias in link.get("aliases", []):
+        problems += _alias_problems(alias, location, "aliases", prefix=prefix)
+    return problems
+
+
+def _parse_ttl(value: str | int | None, location: Location) -> tuple[int | None, list[str]]:
+    """Seconds of a ``ttl`` value (``None`` for no TTL or ``"inherit"``), and problems."""
+    if value is None or value == TTL_INHERIT:
+        return None, []
+    if isinstance(value, int):
+        seconds = value
+    else:
+        compact = value.replace(" ", "")
+        parts = _TTL_PART.findall(compact)
+        if not parts or "".join(number + unit for number, unit in parts) != compact:
+            return None, [
+                f"{location}: {CONFIG_KEY}.ttl: '{value}' is not a duration; use e.g. '30d', "
+                "'12h', '1d12h', a number of seconds, or 'inherit'"
+            ]
+        seconds = sum(int(number) * _TTL_SECONDS[unit] for number, unit in parts)
+    if seconds <= 0:
+        return None, [f"{location}: {CONFIG_KEY}.ttl: must be a positive duration, got {value!r}"]
+    return seconds, []
 
 
 def parse_read_config(
@@ -314,6 +389,8 @@ def _describe_pydantic_error(err: Mapping[str, Any], location: Location) -> str:
         elif known:
             message += f" (known keys: {', '.join(sorted(known))})"
         return f"{location}: {path}: {message}"
+    if err["type"] == "missing":
+        return f"{location}: {path}: required key missing"
     if err["type"] == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"{location}: {path}: got {err.get('input')!r}, expected one of {expected}"
@@ -329,6 +406,8 @@ def _known_keys_at(loc: Sequence[int | str]) -> set[str]:
             current = _unwrap(hints[part])
         elif get_origin(current) is dict:
             current = _unwrap(get_args(current)[1])
+        elif get_origin(current) is list and isinstance(part, int):
+            current = _unwrap(get_args(current)[0])
         else:
             return set()
     return set(get_type_hints(current)) if _is_typeddict(current) else set()

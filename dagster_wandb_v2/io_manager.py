@@ -175,11 +175,11 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                 )
                 for warning in built.warnings:
                     context.log.warning(warning)
-                stored = session.log_artifact(run, built, spec.aliases, location)
+                stored, links = session.log_artifact(run, built, spec, location)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             metadata = materialization_metadata(
-                session.dagster_run_id, session.client.app_url, run, stored
+                session.dagster_run_id, session.client.app_url, run, stored, links
             )
             summary.append((partition_key, metadata))
             context.log.info(

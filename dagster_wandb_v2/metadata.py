@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import platform
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import MetadataValue
@@ -37,10 +38,14 @@ def artifact_url(app_url: str, run: WandbRun, artifact: StoredArtifact) -> str:
 
 
 def materialization_metadata(
-    dagster_run_id: str, app_url: str, run: WandbRun, artifact: StoredArtifact
+    dagster_run_id: str,
+    app_url: str,
+    run: WandbRun,
+    artifact: StoredArtifact,
+    registry_links: Mapping[str, str] | None = None,
 ) -> dict[str, MetadataValue]:
     """What the Dagster materialization (or output) records about the logged artifact."""
-    return {
+    metadata: dict[str, MetadataValue] = {
         "dagster_run_id": MetadataValue.dagster_run(dagster_run_id),
         "wandb_artifact_id": MetadataValue.text(str(artifact.id)),
         "wandb_artifact_name": MetadataValue.text(artifact.name.split(":", 1)[0]),
@@ -55,3 +60,7 @@ def materialization_metadata(
         "wandb_run_path": MetadataValue.text(run.path),
         "wandb_run_url": MetadataValue.url(run.url),
     }
+    if registry_links:
+        metadata["wandb_registry_url"] = MetadataValue.url(next(iter(registry_links.values())))
+        metadata["wandb_registry_links"] = MetadataValue.json(dict(registry_links))
+    return metadata

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -186,7 +187,17 @@ def build_artifact(value: Any, request: WriteRequest) -> BuiltArtifact:
     strategy = next(strategy for strategy in STRATEGIES if strategy.accepts(value))
     built = strategy.build(value, request)
     _add_extras(built.artifact, request)
+    _set_ttl(built.artifact, request.spec)
     return built
+
+
+def _set_ttl(artifact: wandb.Artifact, spec: WriteSpec) -> None:
+    if spec.ttl_seconds is not None:
+        artifact.ttl = timedelta(seconds=spec.ttl_seconds)
+    elif spec.ttl_inherit:
+        from wandb.sdk.artifacts.artifact_ttl import ArtifactTTL
+
+        artifact.ttl = ArtifactTTL.INHERIT
 
 
 _ADDERS: dict[str, Callable[[wandb.Artifact], Callable[..., Any]]] = {

@@ -66,6 +66,7 @@ def run_examples(instance: DagsterInstance) -> list[str]:
     from examples import (
         advanced,
         external,
+        model_registry,
         multi_asset,
         ops_job,
         partitioned_job,
@@ -132,6 +133,19 @@ def run_examples(instance: DagsterInstance) -> list[str]:
         resources=resources,
         instance=instance,
         selection=[partitions.read_objects_directly],
+    )
+    for key in model_registry.LEARNING_RATES.get_partition_keys():
+        writer = [model_registry.candidate_model]
+        urls += _urls(
+            materialize(writer, resources=resources, instance=instance, partition_key=key)
+        )
+    urls += _urls(
+        materialize(
+            model_registry.assets,
+            resources=resources,
+            instance=instance,
+            selection=[model_registry.production_model],
+        )
     )
     for region in partitioned_job.REGIONS.get_partition_keys():
         urls += _urls(

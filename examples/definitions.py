@@ -8,6 +8,7 @@ from dagster_wandb_v2 import validate_definitions
 from examples import (
     advanced,
     external,
+    model_registry,
     multi_asset,
     ops_job,
     partitioned_job,
@@ -24,6 +25,7 @@ all_assets = [
     *serialization.assets,
     *external.assets,
     *partitions.assets,
+    *model_registry.assets,
 ]
 
 all_jobs = [*ops_job.jobs, *partitioned_job.jobs]

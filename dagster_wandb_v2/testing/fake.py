@@ -106,6 +106,9 @@ class FakeArtifact(wandb.Artifact):
         self.logged_by_run = logged_by
         self._fake_id = base64.b64encode(uuid.uuid4().bytes).decode()
         self.used_by_runs: list[str] = []
+        self.ttl_seconds: int | None = None
+        """The TTL set when logging (``None``: none, or inherited, see ``ttl_inherited``)."""
+        self.ttl_inherited = True
 
     def __repr__(self) -> str:
         return f"FakeArtifact({self.qualified_name!r})"
@@ -227,6 +230,12 @@ class FakeRun:
         self.used.append(artifact)
         return artifact
 
+    def link_artifact(
+        self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
+    ) -> str:
+        self._check_open()
+        return self._backend.link(artifact, target_path, aliases)
+
     def finish(self, exit_code: int = 0) -> None:
         self.exit_code = exit_code
 
@@ -253,6 +262,8 @@ class FakeWandb:
         self.downloaded_bytes = 0
         self._versions: dict[tuple[str, str, str], list[FakeArtifact]] = {}
         self._alias_index: dict[tuple[str, str, str], dict[str, FakeArtifact]] = {}
+        self._links: dict[str, list[FakeArtifact]] = {}
+        self._link_aliases: dict[str, dict[str, FakeArtifact]] = {}
         self._lock = threading.RLock()
         self._ids = itertools.count()
         FakeWandb._registry[self.backend_id] = self
@@ -370,7 +381,38 @@ class FakeWandb:
         )
         for entry in entries.values():
             entry.artifact = stored
+        stored.ttl_seconds = getattr(artifact, "_ttl_duration_seconds", None)
+        stored.ttl_inherited = bool(getattr(artifact, "_ttl_is_inherited", True))
         return stored
+
+    def link(self, artifact: Any, target_path: str, aliases: Sequence[str] = ()) -> str:
+        """Link a stored version to a registry collection (``wandb-registry-x/name``)."""
+        _, registry, collection = _parse_registry_path(target_path)
+        key = f"wandb-registry-{registry}/{collection}"
+        with self._lock:
+            linked = self._links.setdefault(key, [])
+            if artifact not in linked:
+                linked.append(artifact)
+            index = self._link_aliases.setdefault(key, {})
+            for alias in dict.fromkeys([*aliases, "latest"]):
+                index[alias] = artifact
+            version = f"v{linked.index(artifact)}"
+        return f"{FAKE_APP_URL}/registry/{registry}?selectionPath={collection}&version={version}"
+
+    def linked(self, path: str) -> FakeArtifact:
+        """The source version linked at ``wandb-registry-x/collection[:alias|vN]``."""
+        target, _, qualifier = path.partition(":")
+        _, registry, collection = _parse_registry_path(target)
+        key = f"wandb-registry-{registry}/{collection}"
+        qualifier = qualifier or "latest"
+        with self._lock:
+            versions = self._links.get(key, [])
+            if qualifier.startswith("v") and qualifier[1:].isdigit():
+                if int(qualifier[1:]) < len(versions):
+                    return versions[int(qualifier[1:])]
+            elif qualifier in self._link_aliases.get(key, {}):
+                return self._link_aliases[key][qualifier]
+        raise WandbArtifactNotFoundError(f"{key}:{qualifier}")
 
     # --- queries -----------------------------------------------------------------------
 
@@ -446,6 +488,14 @@ class FakeWandbResource(WandbResource):
 
     def get_client(self) -> WandbClient:
         return FakeWandb.lookup(self.backend_id).client()
+
+
+def _parse_registry_path(target_path: str) -> tuple[str | None, str, str]:
+    parts = target_path.split("/")
+    if len(parts) not in (2, 3) or not parts[-2].startswith("wandb-registry-"):
+        raise ValueError(f"not a registry path: {target_path!r}")
+    prefix = parts[0] if len(parts) == 3 else None
+    return prefix, parts[-2].removeprefix("wandb-registry-"), parts[-1]
 
 
 def _check_name(name: str) -> None:

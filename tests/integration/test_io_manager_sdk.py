@@ -1,6 +1,5 @@
 """The IO manager through the real wandb SDK against the local W&B-compatible server."""
 
-
 import pickle
 from pathlib import Path
 from typing import Any
@@ -283,3 +282,28 @@ def test_multiprocess_executor_uses_one_wandb_run_per_step(
         artifact = api.artifact(local_wandb.path(f"{name}:latest"))
         with open(artifact.download(root=str(tmp_path / name)) + "/output.pickle", "rb") as file:
             assert pickle.load(file) == values
+
+
+def test_link_to_registry_and_ttl(local_wandb: LocalWandbProject) -> None:
+    @asset(
+        metadata=_config(
+            type="model",
+            ttl="30d",
+            link_to=[{"target_path": "wandb-registry-model/classifier", "aliases": ["production"]}],
+        ),
+        io_manager_key=IO,
+    )
+    def classifier() -> dict[str, float]:
+        return {"accuracy": 0.93}
+
+    result = materialize([classifier], resources=local_wandb.resources())
+    assert result.success
+    api = local_wandb.api()
+    source = api.artifact(local_wandb.path("classifier:latest"))
+    assert source.ttl is not None and source.ttl.days == 30
+    linked = api.artifact("wandb-registry-model/classifier:production")
+    assert linked.source_name == "classifier:v0"
+    metadata = next(
+        event.materialization.metadata for event in result.get_asset_materialization_events()
+    )
+    assert "wandb_registry_url" in metadata

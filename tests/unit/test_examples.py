@@ -13,6 +13,7 @@ from dagster_wandb_v2.testing import FakeWandb
 from examples import (
     advanced,
     external,
+    model_registry,
     multi_asset,
     ops_job,
     partitioned_job,
@@ -152,3 +153,22 @@ def test_partitioned_job(fake_wandb: FakeWandb, tmp_path: Path) -> None:
         )
         assert result.success
     assert fake_wandb.collections() == ["regional_sales.asia", "regional_sales.eu"]
+
+
+def test_model_registry(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    for key in model_registry.LEARNING_RATES.get_partition_keys():
+        materialize(
+            [model_registry.candidate_model], resources=fake_wandb_resources, partition_key=key
+        )
+    result = materialize(
+        model_registry.assets,
+        resources=fake_wandb_resources,
+        selection=[model_registry.production_model],
+    )
+    assert result.output_for_node("production_model") == {"learning_rate": 0.01, "accuracy": 0.95}
+    production = fake_wandb.linked(f"{model_registry.REGISTRY_COLLECTION}:production")
+    assert production.name == "production_model:v0"
+    assert production.ttl_inherited
+    candidate = fake_wandb.artifact("candidate_model.lr_0.1:latest")
+    assert candidate.ttl_seconds == 30 * 86400
+    assert fake_wandb.linked(f"{model_registry.REGISTRY_COLLECTION}:v0") is not None
