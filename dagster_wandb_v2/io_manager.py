@@ -89,6 +89,14 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
     run_tags: list[str] = Field(
         default_factory=list, description="W&B run tags; 'dagster_wandb' is always added."
     )
+    signing_key: str | None = Field(
+        default=None,
+        repr=False,
+        description=(
+            "Secret (use an EnvVar) to sign serialized payloads with HMAC-SHA256 on write; "
+            "when set, unsigned or mismatching payloads are refused on read."
+        ),
+    )
     max_concurrent_reads: int = Field(
         default=8,
         ge=1,
@@ -171,6 +179,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                         staging_dir=staging,
                         renamed_from_asset_key=context.has_asset_key,
                         base_name=base_name,
+                        signing_key=self.signing_key,
                     ),
                 )
                 for warning in built.warnings:
@@ -208,8 +217,9 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         if not partitioned:
             if context.has_partition_key and not context.has_asset_key:
                 base_name = partition_artifact_name(base_name, context.partition_key)
+            qualified_name = f"{prefix}/{base_name}:{spec.qualifier}"
             return read_artifact(
-                run, session.cache, f"{prefix}/{base_name}:{spec.qualifier}", spec, location
+                run, session.cache, qualified_name, spec, location, self.signing_key
             )
         name_for = (
             legacy_partition_artifact_name
@@ -221,7 +231,9 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         def read_partition(key: str) -> Any:
             partition_spec = spec.for_partition(key)
             qualified_name = f"{prefix}/{name_for(base_name, key)}:{partition_spec.qualifier}"
-            return read_artifact(run, session.cache, qualified_name, partition_spec, location)
+            return read_artifact(
+                run, session.cache, qualified_name, partition_spec, location, self.signing_key
+            )
 
         if len(keys) == 1:
             return read_partition(keys[0])

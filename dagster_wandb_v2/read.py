@@ -22,8 +22,12 @@ from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import ArtifactCache
 from dagster_wandb_v2.client import StoredArtifact, WandbRun, entry_paths
 from dagster_wandb_v2.config import CONFIG_KEY, PartitionReadSpec
-from dagster_wandb_v2.errors import WandbArtifactNotFoundError, WandbArtifactsIOManagerError
-from dagster_wandb_v2.serialization import MODULES
+from dagster_wandb_v2.errors import (
+    WandbArtifactNotFoundError,
+    WandbArtifactsIOManagerError,
+    WandbSerializationError,
+)
+from dagster_wandb_v2.serialization import MODULES, SIGNATURE_METADATA_KEY, verify_payload
 
 
 def read_artifact(
@@ -32,8 +36,12 @@ def read_artifact(
     qualified_name: str,
     spec: PartitionReadSpec,
     location: Location,
+    signing_key: str | None = None,
 ) -> Any:
-    """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for."""
+    """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for.
+
+    With ``signing_key``, a serialized payload is unpickled only if its signature matches.
+    """
     try:
         artifact = run.use_artifact(qualified_name)
     except WandbArtifactNotFoundError as error:
@@ -44,7 +52,7 @@ def read_artifact(
         return _get_object(artifact, spec.get, location)
     if spec.get_path is not None:
         return str(_get_file(artifact, cache, spec.get_path, location))
-    return _whole(artifact, cache)
+    return _whole(artifact, cache, signing_key, location)
 
 
 def _get_object(artifact: StoredArtifact, name: str, location: Location) -> Any:
@@ -75,7 +83,9 @@ def _get_file(
     )
 
 
-def _whole(artifact: StoredArtifact, cache: ArtifactCache) -> Any:
+def _whole(
+    artifact: StoredArtifact, cache: ArtifactCache, signing_key: str | None, location: Location
+) -> Any:
     entries = artifact.manifest.entries
     module = next((m for m in MODULES.values() if m.file_name in entries), None)
     if module is not None:
@@ -85,6 +95,16 @@ def _whole(artifact: StoredArtifact, cache: ArtifactCache) -> Any:
             module.file_name,
             lambda directory: Path(entry.download(root=str(directory))),
         )
+        if signing_key:
+            try:
+                verify_payload(
+                    payload,
+                    signing_key,
+                    artifact.metadata.get(SIGNATURE_METADATA_KEY),
+                    artifact.name,
+                )
+            except WandbSerializationError as error:
+                raise WandbSerializationError(f"{location}: {error}") from None
         return module.load(payload)
     directory = cache.artifact_dir(artifact.digest, lambda target: _download_into(artifact, target))
     artifact.verify(root=str(directory))

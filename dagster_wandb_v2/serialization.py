@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 import pickle
 from collections.abc import Mapping
@@ -102,3 +104,37 @@ def find_payload(directory: Path) -> tuple[SerializationModule, Path] | None:
 
 def payload_file_names() -> set[str]:
     return {module.file_name for module in MODULES.values()}
+
+
+SIGNATURE_METADATA_KEY = "source_payload_hmac_sha256"
+"""Artifact metadata key holding the HMAC-SHA256 (hex) of the serialized payload."""
+
+
+def payload_signature(path: Path, signing_key: str) -> str:
+    """HMAC-SHA256 of a payload file, read in chunks (no full copy in memory).
+
+    >>> import tempfile, pathlib
+    >>> file = pathlib.Path(tempfile.mkdtemp()) / "p"; _ = file.write_bytes(b"data")
+    >>> payload_signature(file, "key")[:16]
+    '5031fe3d989c6d15'
+    """
+    mac = hmac.new(signing_key.encode(), digestmod=hashlib.sha256)
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            mac.update(chunk)
+    return mac.hexdigest()
+
+
+def verify_payload(path: Path, signing_key: str, expected: object, artifact_name: str) -> None:
+    """Refuse (raise) unless ``expected`` is the payload's signature under ``signing_key``."""
+    if not isinstance(expected, str) or not expected:
+        raise WandbSerializationError(
+            f"refusing to unpickle artifact '{artifact_name}': it carries no payload signature "
+            f"('{SIGNATURE_METADATA_KEY}' missing from its metadata) and a signing_key is "
+            "configured; it was not written by a signing IO manager"
+        )
+    if not hmac.compare_digest(payload_signature(path, signing_key), expected):
+        raise WandbSerializationError(
+            f"refusing to unpickle artifact '{artifact_name}': payload signature mismatch "
+            "(the payload was changed after signing, or signed with another key)"
+        )

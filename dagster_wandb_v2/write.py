@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.config import CONFIG_KEY, WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
-from dagster_wandb_v2.serialization import get_module
+from dagster_wandb_v2.serialization import (
+    SIGNATURE_METADATA_KEY,
+    get_module,
+    payload_signature,
+)
 
 if TYPE_CHECKING:
     import wandb
@@ -52,6 +56,8 @@ class WriteRequest:
     renamed_from_asset_key: bool
     base_name: str = ""
     """The name before a partition suffix; a user artifact may use either."""
+    signing_key: str | None = field(default=None, repr=False)
+    """When set, serialized payloads are signed (HMAC-SHA256) in the artifact metadata."""
 
 
 class WriteStrategy(Protocol):
@@ -169,6 +175,8 @@ class PythonObjectStrategy:
             used = module.dump(value, payload, serialization.parameters)
         except WandbArtifactsIOManagerError as error:
             raise type(error)(f"{request.location}: {error}") from error.__cause__
+        if request.signing_key:
+            used[SIGNATURE_METADATA_KEY] = payload_signature(payload, request.signing_key)
         artifact.metadata = {**artifact.metadata, **used}
         # "immutable": W&B uploads our file in place instead of copying it once more.
         artifact.add_file(str(payload), name=module.file_name, policy="immutable")

@@ -307,3 +307,46 @@ def test_link_to_registry_and_ttl(local_wandb: LocalWandbProject) -> None:
         event.materialization.metadata for event in result.get_asset_materialization_events()
     )
     assert "wandb_registry_url" in metadata
+
+
+def test_tampered_payload_uploaded_with_plain_wandb_is_refused(
+    local_wandb: LocalWandbProject,
+) -> None:
+    from dagster_wandb_v2 import WandbSerializationError
+
+    key = "integration-signing-key-0123456789"
+
+    @asset(metadata=_config(type="model"), io_manager_key=IO)
+    def signed_model() -> dict[str, str]:
+        return {"weights": "honest"}
+
+    resources = local_wandb.resources(signing_key=key)
+    assert materialize([signed_model], resources=resources).success
+    api = local_wandb.api()
+    honest = api.artifact(local_wandb.path("signed_model:latest"))
+
+    run = wandb.init(entity=local_wandb.entity, project=local_wandb.project, reinit="create_new")
+    tampered = wandb.Artifact("signed_model", "model", metadata=dict(honest.metadata))
+    with tampered.new_file("output.pickle", "wb") as file:
+        pickle.dump({"weights": "evil"}, file)
+    run.log_artifact(tampered).wait()
+    run.finish()
+    assert api.artifact(local_wandb.path("signed_model:latest")).version == "v1"
+
+    @asset(ins={"signed_model": AssetIn(input_manager_key=IO)})
+    def deploy(signed_model: dict[str, str]) -> str:
+        return signed_model["weights"]
+
+    reader = local_wandb.resources(
+        signing_key=key, base_dir=str(local_wandb.storage_dir / "reader")
+    )
+    with pytest.raises(WandbSerializationError, match="payload signature mismatch"):
+        materialize([signed_model, deploy], resources=reader, selection=[deploy])
+    pinned = {"signed_model": AssetIn(input_manager_key=IO, metadata=_config(version="v0"))}
+
+    @asset(ins=pinned)
+    def deploy_pinned(signed_model: dict[str, str]) -> str:
+        return signed_model["weights"]
+
+    result = materialize([signed_model, deploy_pinned], resources=reader, selection=[deploy_pinned])
+    assert result.output_for_node("deploy_pinned") == "honest"
