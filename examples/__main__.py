@@ -8,6 +8,7 @@ dedicated server) exported, the examples run against that W&B instead.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -147,6 +148,12 @@ def run_examples(instance: DagsterInstance) -> list[str]:
             selection=[model_registry.production_model],
         )
     )
+    if importlib.util.find_spec("skl2onnx") and importlib.util.find_spec("onnxruntime"):
+        from examples import onnx_model
+
+        urls += _urls(materialize(onnx_model.assets, resources=resources, instance=instance))
+    else:
+        print('(ONNX example skipped: pip install "dagster-wandb-v2[onnx]")', flush=True)
     for region in partitioned_job.REGIONS.get_partition_keys():
         urls += _urls(
             partitioned_job.partitioned_job_example.execute_in_process(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import wandb
 from dagster import Definitions, materialize
 
@@ -172,3 +173,15 @@ def test_model_registry(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, A
     candidate = fake_wandb.artifact("candidate_model.lr_0.1:latest")
     assert candidate.ttl_seconds == 30 * 86400
     assert fake_wandb.linked(f"{model_registry.REGISTRY_COLLECTION}:v0") is not None
+
+
+def test_onnx_model(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    from examples import onnx_model
+
+    result = materialize(onnx_model.assets, resources=fake_wandb_resources)
+    assert result.output_for_node("experiment_results") > 0.8
+    model_file = fake_wandb.artifact("my_onnx_model_file:latest")
+    assert list(model_file.manifest.entries) == ["model.onnx"]
+    assert model_file.metadata["format"] == "onnx"
