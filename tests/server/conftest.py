@@ -86,9 +86,7 @@ def sdk_env(base_url: str, api_key: str, root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def wandb_env(
-    wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
+def wandb_env(wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Point the SDK at the session server for one test; restore everything after."""
     import wandb
 
@@ -153,3 +151,25 @@ def gql(wandb_server: Any) -> Any:
         return graphql(wandb_server.base_url, key, query, variables)
 
     return call
+
+
+@pytest.fixture
+def use_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``use_server(server)``: point the SDK at another server (e.g. a restarted one)."""
+    import wandb
+
+    for key in list(os.environ):
+        if key.startswith("WANDB_"):
+            monkeypatch.delenv(key)
+
+    def apply(server: Any) -> None:
+        if wandb.run is not None:
+            wandb.finish()
+        wandb.teardown()
+        for key, value in sdk_env(server.base_url, server.api_key, tmp_path).items():
+            monkeypatch.setenv(key, value)
+
+    yield apply
+    if wandb.run is not None:
+        wandb.finish()
+    wandb.teardown()

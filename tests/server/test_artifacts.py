@@ -39,9 +39,7 @@ def _aliases(api: Any, path: str) -> set[str]:
     return set(api.artifact(path).aliases)
 
 
-def test_versions_dedupe_aliases_and_latest(
-    wandb_env: Any, project: str, tmp_path: Path
-) -> None:
+def test_versions_dedupe_aliases_and_latest(wandb_env: Any, project: str, tmp_path: Path) -> None:
     entity = wandb_env.entity
     run = wandb.init(entity=entity, project=project)
     first = _build(tmp_path, "1")
@@ -83,7 +81,7 @@ def test_versions_dedupe_aliases_and_latest(
 
 
 def test_use_artifact_download_get_and_verify(
-    wandb_env: Any, project: str, tmp_path: Path
+    wandb_env: Any, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entity = wandb_env.entity
     writer = wandb.init(entity=entity, project=project, id="writer")
@@ -91,11 +89,16 @@ def test_use_artifact_download_get_and_verify(
     writer.log_artifact(art, aliases=["prod"])
     art.wait()
     writer.finish()
+    # Read through an empty SDK cache, so every byte read below came from the server
+    # (the writer's cache is filled by the SDK itself, not downloaded). Not
+    # ``download(skip_cache=True)``: in wandb 0.29-0.31 it shares one override path
+    # between download threads and can write one file's bytes under another's name.
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "reader-cache"))
 
     reader = wandb.init(entity=entity, project=project, id="reader", job_type="eval")
     used = reader.use_artifact(f"{entity}/{project}/dataset:prod")
     assert used.version == "v0"
-    root = Path(used.download(root=str(tmp_path / "dl"), skip_cache=True))
+    root = Path(used.download(root=str(tmp_path / "dl")))
     assert (root / "notes.txt").read_text() == "notes 1"
     assert (root / "weights" / "model.bin").read_bytes() == b"\x00\x01" * 100
     assert (root / "tree" / "sub" / "two.txt").read_text() == "two"
@@ -111,7 +114,7 @@ def test_use_artifact_download_get_and_verify(
     api = _fresh_api(wandb_env)
     fetched = api.artifact(f"{entity}/{project}/dataset:prod")
     entry = fetched.get_entry("tree/one.txt")
-    entry_path = entry.download(root=str(tmp_path / "entry"), skip_cache=True)
+    entry_path = entry.download(root=str(tmp_path / "entry"))
     assert Path(entry_path).read_text() == "one"
     used_names = [a.name for a in api.run(f"{entity}/{project}/reader").used_artifacts()]
     assert used_names == ["dataset:v0"]

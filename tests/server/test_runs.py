@@ -23,8 +23,14 @@ def test_login_with_wrong_key_fails(wandb_env: Any) -> None:
 def test_init_log_finish_resume_and_fail(wandb_env: Any, api: Any, project: str) -> None:
     entity = wandb_env.entity
     run = wandb.init(
-        entity=entity, project=project, id="run-one", name="first name",
-        tags=["alpha", "beta"], group="grp", job_type="train", config={"lr": 0.1},
+        entity=entity,
+        project=project,
+        id="run-one",
+        name="first name",
+        tags=["alpha", "beta"],
+        group="grp",
+        job_type="train",
+        config={"lr": 0.1},
     )
     run.log({"loss": 1.0})
     run.log({"loss": 0.5})
