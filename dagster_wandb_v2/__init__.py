@@ -13,6 +13,8 @@ Example::
     )
 """
 
+from typing import TYPE_CHECKING, Any
+
 from dagster_wandb_v2._version import __version__
 from dagster_wandb_v2.config import (
     PartitionReadConfiguration,
@@ -29,6 +31,34 @@ from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import WandbResource
 from dagster_wandb_v2.validation import validate_definitions
 
+if TYPE_CHECKING:
+    from dagster_wandb_v2.components import WandbComponent
+    from dagster_wandb_v2.launch.ops import run_launch_agent, run_launch_job
+
+# Imported on first use, so that ``import dagster_wandb_v2`` imports neither the Launch ops
+# (nor, through them, anything of wandb.sdk.launch) nor the Dagster Components machinery.
+_LAZY_EXPORTS = {
+    "WandbComponent": "dagster_wandb_v2.components",
+    "run_launch_agent": "dagster_wandb_v2.launch.ops",
+    "run_launch_job": "dagster_wandb_v2.launch.ops",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_EXPORTS})
+
+
 __all__ = [
     "PartitionReadConfiguration",
     "SerializationModule",
@@ -36,9 +66,12 @@ __all__ = [
     "WandbArtifactNotFoundError",
     "WandbArtifactsIOManager",
     "WandbArtifactsIOManagerError",
+    "WandbComponent",
     "WandbConfigurationError",
     "WandbResource",
     "WandbSerializationError",
     "__version__",
+    "run_launch_agent",
+    "run_launch_job",
     "validate_definitions",
 ]

@@ -1,0 +1,212 @@
+"""``WandbComponent``: declare the W&B resource and IO manager in a ``defs.yaml``.
+
+For projects managed with ``dg`` (Dagster Components). The component builds
+``Definitions(resources=...)`` holding a :class:`~dagster_wandb_v2.WandbResource` and a
+:class:`~dagster_wandb_v2.WandbArtifactsIOManager`, under the resource keys the rest of
+the project uses (``wandb`` and ``wandb_artifacts_manager`` by default).
+
+Example ``defs/wandb/defs.yaml``::
+
+    type: dagster_wandb_v2.WandbComponent
+    attributes:
+      entity: my_entity
+      project: my_project
+      api_key_env_var: WANDB_API_KEY   # the NAME of the variable, never the key
+      io_manager:
+        cache_duration_in_minutes: 60
+        run_tags: [nightly]
+
+The API key is read from the environment when a run starts (``EnvVar``), so it never
+appears in the definitions or in the UI. Do not write ``{{ env.WANDB_API_KEY }}`` in the
+YAML: templates are rendered when the definitions load, which would put the key itself in
+them. Unknown keys are rejected (``dg check yaml`` reports them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from dagster import Definitions, EnvVar
+from dagster.components import (
+    Component,
+    ComponentLoadContext,
+    ComponentTypeSpec,
+    Model,
+    Resolvable,
+    Resolver,
+    Scaffolder,
+    ScaffoldRequest,
+    scaffold_component,
+    scaffold_with,
+)
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from dagster_wandb_v2.client import WANDB_CLOUD_HOST
+from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+from dagster_wandb_v2.resource import WandbResource
+
+_ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _doc(description: str) -> Resolver:
+    """A field's description, as shown by ``dg`` (schema, docs, ``dg check yaml``)."""
+    resolver: Resolver = Resolver.default(description=description)
+    return resolver
+
+
+class WandbIOManagerSettings(Model, Resolvable):
+    """The ``io_manager`` block: settings of the W&B Artifacts IO manager.
+
+    Unset settings keep :class:`~dagster_wandb_v2.WandbArtifactsIOManager`'s defaults.
+    """
+
+    key: Annotated[
+        str,
+        _doc("Resource key of the IO manager (the io_manager_key of your assets)."),
+    ] = Field(default="wandb_artifacts_manager", min_length=1)
+    base_dir: Annotated[
+        str | None,
+        _doc("Local storage and cache directory; defaults to the Dagster storage dir."),
+    ] = Field(default=None)
+    cache_duration_in_minutes: Annotated[
+        int | None,
+        _doc("How long unused cached artifacts are kept (default 30 days); 0: no cache."),
+    ] = Field(default=None, ge=0)
+    run_id: Annotated[
+        str | None,
+        _doc("W&B run id; defaults to the Dagster run id (resumable)."),
+    ] = Field(default=None)
+    run_name: Annotated[
+        str | None,
+        _doc("W&B run name; defaults to dagster-run-<first 8 chars>."),
+    ] = Field(default=None)
+    run_tags: Annotated[
+        list[str] | None,
+        _doc("W&B run tags; 'dagster_wandb' is always added."),
+    ] = Field(default=None)
+    max_concurrent_reads: Annotated[
+        int | None,
+        _doc("How many partitions of one input are looked up and downloaded at once."),
+    ] = Field(default=None, ge=1)
+
+    def build(self, wandb: WandbResource) -> WandbArtifactsIOManager:
+        """The IO manager these settings describe, using ``wandb``."""
+        settings = {
+            name: getattr(self, name)
+            for name in (
+                "base_dir",
+                "cache_duration_in_minutes",
+                "run_id",
+                "run_name",
+                "run_tags",
+                "max_concurrent_reads",
+            )
+            if getattr(self, name) is not None
+        }
+        return WandbArtifactsIOManager(wandb=wandb, **settings)
+
+
+class WandbComponentScaffolder(Scaffolder[Any]):
+    """``dg scaffold defs dagster_wandb_v2.WandbComponent <path>``: a ``defs.yaml`` to edit."""
+
+    def scaffold(self, request: ScaffoldRequest[Any]) -> None:
+        scaffold_component(
+            request,
+            {
+                "entity": "my_entity",
+                "project": "my_project",
+                "api_key_env_var": "WANDB_API_KEY",
+            },
+        )
+
+
+@scaffold_with(WandbComponentScaffolder)
+class WandbComponent(Component, Resolvable, Model):
+    """The W&B resource and the W&B Artifacts IO manager, declared in YAML.
+
+    Builds ``Definitions(resources={resource_key: WandbResource(...),
+    io_manager.key: WandbArtifactsIOManager(...)})``; set ``io_manager: null`` for the
+    resource alone.
+    """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    project: Annotated[
+        str,
+        _doc("W&B project receiving runs and artifacts."),
+    ] = Field(min_length=1)
+    entity: Annotated[
+        str | None,
+        _doc("W&B entity (user or team); defaults to the API key's default entity."),
+    ] = Field(default=None)
+    host: Annotated[
+        str | None,
+        _doc(f"W&B API host; defaults to {WANDB_CLOUD_HOST}."),
+    ] = Field(default=None)
+    api_key_env_var: Annotated[
+        str,
+        _doc(
+            "NAME of the environment variable holding the W&B API key, read when a run "
+            "starts. Never the key itself (and not '{{ env.X }}', which would inline it)."
+        ),
+    ] = Field(default="WANDB_API_KEY")
+    resource_key: Annotated[
+        str,
+        _doc("Resource key of the WandbResource (the parameter name in your ops)."),
+    ] = Field(default="wandb", min_length=1)
+    io_manager: Annotated[
+        WandbIOManagerSettings | None,
+        _doc("W&B Artifacts IO manager settings; null for no IO manager."),
+    ] = Field(default_factory=WandbIOManagerSettings)
+
+    @field_validator("api_key_env_var")
+    @classmethod
+    def _env_var_name(cls, value: str) -> str:
+        # The value is never echoed: if it is a key, the message must not leak it.
+        if not _ENV_VAR_NAME.fullmatch(value):
+            raise ValueError(
+                "must be the NAME of an environment variable (letters, digits, '_'), "
+                "e.g. WANDB_API_KEY"
+            )
+        if len(value) >= 32 and not value.isupper():
+            raise ValueError(
+                "looks like an API key, not the NAME of the environment variable holding "
+                "it; write e.g. api_key_env_var: WANDB_API_KEY (and no '{{ env.X }}')"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> WandbComponent:
+        if self.io_manager is not None and self.io_manager.key == self.resource_key:
+            raise ValueError(
+                f"resource_key and io_manager.key are both '{self.resource_key}'; "
+                "give them different names"
+            )
+        return self
+
+    @classmethod
+    def get_spec(cls) -> ComponentTypeSpec:
+        return ComponentTypeSpec(
+            description="W&B resource and W&B Artifacts IO manager for the project.",
+            tags=["wandb"],
+            produces=["resource"],
+        )
+
+    def build_resource(self) -> WandbResource:
+        """The ``WandbResource``: API key from the environment variable, at run start."""
+        settings: dict[str, Any] = {"project": self.project, "entity": self.entity}
+        if self.host is not None:
+            settings["host"] = self.host
+        return WandbResource(api_key=EnvVar(self.api_key_env_var), **settings)
+
+    def build_resources(self) -> dict[str, Any]:
+        """Resource key -> resource, as put in the ``Definitions``."""
+        wandb = self.build_resource()
+        resources: dict[str, Any] = {self.resource_key: wandb}
+        if self.io_manager is not None:
+            resources[self.io_manager.key] = self.io_manager.build(wandb)
+        return resources
+
+    def build_defs(self, context: ComponentLoadContext) -> Definitions:
+        return Definitions(resources=self.build_resources())
