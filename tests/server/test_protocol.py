@@ -78,7 +78,7 @@ def test_invalid_names_and_aliases_are_graphql_errors(
 
 def test_partial_upload_never_becomes_a_version(wandb_server: Any, gql: Any) -> None:
     entity, project = wandb_server.entity, "partial-upload"
-    status, body = gql(CREATE, {"input": _create_input(entity, project, "half")})
+    _, body = gql(CREATE, {"input": _create_input(entity, project, "half")})
     art_id = body["data"]["createArtifact"]["artifact"]["id"]
     assert body["data"]["createArtifact"]["artifact"]["state"] == "PENDING"
 

@@ -134,7 +134,10 @@ class Handler(BaseHTTPRequestHandler):
         return bool(sig) and hmac.compare_digest(sig, self.state.sign(path))
 
     def _context(self) -> Context:
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        host = self.headers.get("Host")
+        if not host:  # HTTP/1.0 clients may omit it: fall back to the bound address
+            address = self.server.server_address
+            host = f"{address[0]!s}:{address[1]!s}" if isinstance(address, tuple) else "localhost"
         base = f"http://{host}"
         state = self.state
 
@@ -199,7 +202,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _record(self, path: str, route: str, operation: str | None, start: float) -> None:
         rec = RequestRecord(
-            self.command, path, route, operation, self._status,
+            self.command,
+            path,
+            route,
+            operation,
+            self._status,
             (time.perf_counter() - start) * 1000.0,
         )
         self.state.requests.append(rec)
@@ -273,9 +280,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": str(exc)})
                 return
         elif parts[0] == "manifests":
-            md5_hex = storage.blobs.put_stream(
-                self._body_stream(length), self._body_length(), None
-            )
+            md5_hex = storage.blobs.put_stream(self._body_stream(length), self._body_length(), None)
             pk = decode_id(parts[1], "ArtifactManifest")
             if pk is None or storage.manifest(pk) is None:
                 self._send_json(404, {"error": "no such manifest"})
@@ -351,7 +356,9 @@ def _route_kind(method: str, path: str) -> str:
     if method == "PUT" and path.split("/")[1:2] in (["blobs"], ["manifests"], ["runfiles"]):
         return "upload"
     if method in ("GET", "HEAD") and path.split("/")[1:2] in (
-        ["blobs"], ["artifacts"], ["artifactsV2"]
+        ["blobs"],
+        ["artifacts"],
+        ["artifactsV2"],
     ):
         return "download"
     return "other"

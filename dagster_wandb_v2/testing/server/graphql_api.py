@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
     execute,
@@ -109,6 +110,7 @@ def run_graphql(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         variable_values=variables,
         operation_name=body.get("operationName") or None,
     )
+    assert isinstance(result, ExecutionResult)  # every resolver is synchronous
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
         log.warning("GraphQL %s errors: %s", name, [e.message for e in result.errors])
@@ -119,8 +121,11 @@ def run_graphql(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 def _format_error(operation: str, error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, UserInputError):
-        return {"message": str(original), "path": error.path,
-                "extensions": {"code": "BAD_USER_INPUT"}}
+        return {
+            "message": str(original),
+            "path": error.path,
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
     if original is not None:
         log.error(
             "operation %s failed: %s",

@@ -54,8 +54,7 @@ def stable_int(*parts: object) -> int:
 
 
 def page_info() -> dict[str, Any]:
-    return {"endCursor": None, "hasNextPage": False, "startCursor": None,
-            "hasPreviousPage": False}
+    return {"endCursor": None, "hasNextPage": False, "startCursor": None, "hasPreviousPage": False}
 
 
 def connection(nodes: list[Any], **edge_extra: Any) -> dict[str, Any]:
@@ -146,7 +145,9 @@ class EntityNode:
         return ProjectNode(self.ctx, row) if row else None
 
     def projects(self, info: Info, **_: Any) -> dict[str, Any]:
-        rows = self.ctx.storage.all("SELECT * FROM projects WHERE entity=? ORDER BY id", (self.name,))
+        rows = self.ctx.storage.all(
+            "SELECT * FROM projects WHERE entity=? ORDER BY id", (self.name,)
+        )
         return connection([ProjectNode(self.ctx, r) for r in rows])
 
 
@@ -182,7 +183,9 @@ class ProjectNode:
         row = self._storage.run(self.row["id"], name or "")
         return RunNode(self.ctx, row) if row else None
 
-    def bucket(self, info: Info, name: str | None = None, missingOk: bool = False) -> RunNode | None:
+    def bucket(
+        self, info: Info, name: str | None = None, missingOk: bool = False
+    ) -> RunNode | None:
         return self.run(info, name)
 
     def _runs(self) -> list[RunNode]:
@@ -271,7 +274,9 @@ class RunNode:
         return self._count("wandb-events.jsonl")
 
     def historyTail(self, info: Info) -> str:
-        return json.dumps(self.ctx.storage.stream_lines(self.row["id"], "wandb-history.jsonl")[-10:])
+        return json.dumps(
+            self.ctx.storage.stream_lines(self.row["id"], "wandb-history.jsonl")[-10:]
+        )
 
     def eventsTail(self, info: Info) -> str:
         return json.dumps(self.ctx.storage.stream_lines(self.row["id"], "wandb-events.jsonl")[-10:])
@@ -302,7 +307,9 @@ class RunNode:
         out = []
         for spec in specs:
             keys = (json.loads(spec) if isinstance(spec, str) else spec).get("keys") or []
-            out.append([{k: r[k] for k in keys if k in r} for r in rows if all(k in r for k in keys)])
+            out.append(
+                [{k: r[k] for k in keys if k in r} for r in rows if all(k in r for k in keys)]
+            )
         return out
 
     def parquetHistory(self, info: Info, liveKeys: list[str] | None = None) -> dict[str, Any]:
@@ -408,7 +415,9 @@ class CollectionNode:
 
     def aliases(self, info: Info, **_: Any) -> dict[str, Any]:
         rows = self.ctx.storage.collection_aliases(self.row["id"])
-        return connection([AliasNode(self.ctx, r["alias"], self.row, r["artifact_id"]) for r in rows])
+        return connection(
+            [AliasNode(self.ctx, r["alias"], self.row, r["artifact_id"]) for r in rows]
+        )
 
     def _memberships(self) -> list[MembershipNode]:
         rows = self.ctx.storage.memberships_of_collection(self.row["id"])

@@ -6,7 +6,6 @@ import secrets
 import string
 from typing import Any
 
-from .blobs import b64_to_hex
 from .ids import decode_id
 from .nodes import (
     ArtifactNode,
@@ -189,7 +188,7 @@ class Root:
             entity = input.get("entityName") or ctx.identity.entity
             project = input.get("modelName") or DEFAULT_PROJECT
             name = input.get("name") or _new_run_name()
-        row = storage.upsert_run(entity, project, name, input)
+        row = storage.upsert_run(entity, project, name, input, reopen=True)
         proj_row = storage.project_by_id(row["project_id"])
         assert proj_row is not None
         return {
@@ -300,7 +299,9 @@ class Root:
             assert seq is not None
             wanted = [a["alias"] for a in input["aliases"] if a.get("alias")]
             current = ctx.storage.aliases_of(seq["id"], art["id"])
-            ctx.storage.delete_aliases(art["id"], seq["id"], [a for a in current if a not in wanted])
+            ctx.storage.delete_aliases(
+                art["id"], seq["id"], [a for a in current if a not in wanted]
+            )
             ctx.storage.add_aliases(art["id"], seq["id"], wanted)
         row = ctx.storage.artifact(art["id"])
         assert row is not None
@@ -365,8 +366,3 @@ class Root:
             raise UserInputError("unlinkArtifact: portfolio not found")
         ctx.storage.unlink_artifact(art["id"], pk)
         return {"success": True}
-
-
-def md5_hex_of(b64: str) -> str:
-    """Hex form of a base64 MD5 (re-exported for the HTTP layer)."""
-    return b64_to_hex(b64)

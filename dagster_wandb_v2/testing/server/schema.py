@@ -104,11 +104,15 @@ type ServerInfo {
   defaultCloudRegion: CloudRegion
   isGoogleIap: Boolean
 }
-type LocalVersionInfo { outOfDate: Boolean latestVersionString: String versionOnThisInstanceString: String }
+type LocalVersionInfo {
+  outOfDate: Boolean latestVersionString: String versionOnThisInstanceString: String
+}
 type CloudRegion { id: ID region: String provider: String }
 type ServerFeature { name: String! isEnabled: Boolean! description: String }
 
-type PageInfo { endCursor: String hasNextPage: Boolean! startCursor: String hasPreviousPage: Boolean }
+type PageInfo {
+  endCursor: String hasNextPage: Boolean! startCursor: String hasPreviousPage: Boolean
+}
 
 type ApiKey { id: ID name: String description: String }
 type ApiKeyEdge { node: ApiKey }

@@ -189,9 +189,19 @@ class SubprocessServer:
     ) -> SubprocessServer:
         key = api_key or DEFAULT_API_KEY
         cmd = [
-            sys.executable, "-m", "dagster_wandb_v2.testing.server",
-            "--data-dir", str(data_dir), "--host", host, "--port", str(port),
-            "--api-key", key, "--latency-ms", str(latency_ms),
+            sys.executable,
+            "-m",
+            "dagster_wandb_v2.testing.server",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--api-key",
+            key,
+            "--latency-ms",
+            str(latency_ms),
         ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
         deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .blobs import BlobStore, b64_to_hex
 from .validation import UserInputError, check_alias, check_artifact_name, check_type_name
@@ -175,7 +175,7 @@ class Storage:
             (entity, project, name),
         )
 
-    _RUN_FIELDS = {
+    _RUN_FIELDS: ClassVar[dict[str, str]] = {
         "displayName": "display_name",
         "description": "description",
         "notes": "notes",
@@ -190,8 +190,18 @@ class Storage:
         "state": "state",
     }
 
-    def upsert_run(self, entity: str, project: str, name: str, fields: dict[str, Any]) -> Row:
-        """Create or update a run (``UpsertBucket``); returns the row plus ``inserted``."""
+    def upsert_run(
+        self,
+        entity: str,
+        project: str,
+        name: str,
+        fields: dict[str, Any],
+        reopen: bool = False,
+    ) -> Row:
+        """Create or update a run; returns the row plus ``inserted``.
+
+        ``reopen`` (``UpsertBucket``): a finished run being upserted again is resumed.
+        """
         proj = self.ensure_project(entity, project)
         now = time.time()
         with self.transaction() as db:
@@ -209,11 +219,14 @@ class Storage:
                     sets[column] = fields[key]
             if fields.get("tags") is not None:
                 sets["tags"] = json.dumps(list(fields["tags"]))
-            if not inserted and fields.get("state") is None and existing is not None:
-                # A resumed run is running again.
-                if existing["state"] in ("finished", "failed", "crashed"):
-                    sets["state"] = "running"
-                    sets["exitcode"] = None
+            if (
+                reopen
+                and existing is not None
+                and fields.get("state") is None
+                and existing["state"] in ("finished", "failed", "crashed")
+            ):  # a resumed run is running again
+                sets["state"] = "running"
+                sets["exitcode"] = None
             sets["updated_at"] = now
             sets["heartbeat_at"] = now
             assignments = ", ".join(f"{c}=?" for c in sets)
@@ -282,7 +295,9 @@ class Storage:
 
     def collections(self, project_id: int, type_name: str | None = None) -> list[Row]:
         if type_name is None:
-            return self.all("SELECT * FROM collections WHERE project_id=? ORDER BY id", (project_id,))
+            return self.all(
+                "SELECT * FROM collections WHERE project_id=? ORDER BY id", (project_id,)
+            )
         return self.all(
             "SELECT * FROM collections WHERE project_id=? AND type_name=? ORDER BY id",
             (project_id, type_name),
@@ -303,7 +318,9 @@ class Storage:
         return self.one("SELECT * FROM artifact_types WHERE id=?", (pk,))
 
     def artifact_types(self, project_id: int) -> list[Row]:
-        return self.all("SELECT * FROM artifact_types WHERE project_id=? ORDER BY id", (project_id,))
+        return self.all(
+            "SELECT * FROM artifact_types WHERE project_id=? ORDER BY id", (project_id,)
+        )
 
     def _ensure_collection(
         self, db: sqlite3.Connection, project_id: int, name: str, kind: str, type_name: str
@@ -507,8 +524,7 @@ class Storage:
         if existing is not None:
             return int(existing["version_index"])
         row = self.one(
-            "SELECT COALESCE(MAX(version_index)+1, 0) AS v FROM memberships "
-            "WHERE collection_id=?",
+            "SELECT COALESCE(MAX(version_index)+1, 0) AS v FROM memberships WHERE collection_id=?",
             (collection_id,),
         )
         version = int(row["v"]) if row else 0
@@ -583,9 +599,7 @@ class Storage:
         )
 
     def memberships_of_artifact(self, artifact_id: int) -> list[Row]:
-        return self.all(
-            "SELECT * FROM memberships WHERE artifact_id=? ORDER BY id", (artifact_id,)
-        )
+        return self.all("SELECT * FROM memberships WHERE artifact_id=? ORDER BY id", (artifact_id,))
 
     def latest_membership(self, collection_id: int) -> Row | None:
         return self.one(
@@ -628,15 +642,17 @@ class Storage:
         return names
 
     def collection_aliases(self, collection_id: int) -> list[Row]:
-        rows = self.all(
-            "SELECT * FROM aliases WHERE collection_id=? ORDER BY id", (collection_id,)
-        )
+        rows = self.all("SELECT * FROM aliases WHERE collection_id=? ORDER BY id", (collection_id,))
         latest = self.latest_membership(collection_id)
         if latest is not None:
             rows.insert(
                 0,
-                {"id": 0, "collection_id": collection_id, "alias": LATEST,
-                 "artifact_id": latest["artifact_id"]},
+                {
+                    "id": 0,
+                    "collection_id": collection_id,
+                    "alias": LATEST,
+                    "artifact_id": latest["artifact_id"],
+                },
             )
         return rows
 
