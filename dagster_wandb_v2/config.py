@@ -222,16 +222,24 @@ def _laid_over(own: PartitionReadSpec | None, base: PartitionReadSpec) -> Partit
 
 
 def parse_write_config(
-    raw: object, location: Location, *, names_artifact_from_asset_key: bool
+    raw: object,
+    location: Location,
+    *,
+    names_artifact_from_asset_key: bool,
+    value_is_artifact: bool = False,
 ) -> WriteSpec:
     """Validate an output's configuration and return its spec.
 
+    ``value_is_artifact``: the output is a ``wandb.Artifact``, whose own name can name it,
+    so an ``@op`` output needs no ``name``.
     Raises :class:`WandbConfigurationError` listing every problem, each naming ``location``
     and the key.
     """
     config = _validate_shape(raw, location)
     problems = _side_problems(config, location, WRITE_KEYS, "reading (on an input)")
-    problems += _name_problems(config, location, names_artifact_from_asset_key)
+    problems += _name_problems(
+        config, location, names_artifact_from_asset_key, name_optional=value_is_artifact
+    )
     for alias in config.get("aliases", []):
         problems += _alias_problems(alias, location, "aliases")
     problems += _sdk_kwargs_problems(config, location)
@@ -434,7 +442,10 @@ def _side_problems(
 
 
 def _name_problems(
-    config: Mapping[str, Any], location: Location, names_artifact_from_asset_key: bool
+    config: Mapping[str, Any],
+    location: Location,
+    names_artifact_from_asset_key: bool,
+    name_optional: bool = False,
 ) -> list[str]:
     name = config.get("name")
     if names_artifact_from_asset_key and name is not None:
@@ -442,7 +453,7 @@ def _name_problems(
             f"{location}: {CONFIG_KEY}.name: not allowed here, the artifact is named after the "
             "asset key; remove 'name'"
         ]
-    if not names_artifact_from_asset_key and name is None:
+    if not names_artifact_from_asset_key and name is None and not name_optional:
         return [
             f"{location}: {CONFIG_KEY}.name: required for an {location.side} that is not an "
             "asset (there is no asset key to name the artifact after)"

@@ -152,7 +152,10 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         location = _contexts.output_location(context)
         raw = _contexts.raw_config(context.definition_metadata, location, context.log)
         spec = parse_write_config(
-            raw, location, names_artifact_from_asset_key=context.has_asset_key
+            raw,
+            location,
+            names_artifact_from_asset_key=context.has_asset_key,
+            value_is_artifact=_is_wandb_artifact(obj),
         )
         if obj is None:
             context.log.warning(
@@ -161,8 +164,10 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             )
             return
         session = self._active_session()
-        base_name = asset_artifact_name(context.asset_key) if context.has_asset_key else spec.name
-        assert base_name is not None  # guaranteed by parse_write_config
+        if context.has_asset_key:
+            base_name = asset_artifact_name(context.asset_key)
+        else:  # parse_write_config guarantees a name unless the value is an Artifact
+            base_name = spec.name or str(obj.name).split(":")[0]
         targets = _contexts.write_targets(context, obj, base_name, location)
         run = session.run_for(context)
         summary = []
@@ -241,6 +246,12 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-read") as pool:
             values = list(pool.map(read_partition, keys))
         return dict(zip(keys, values, strict=True))
+
+
+def _is_wandb_artifact(value: object) -> bool:
+    import wandb
+
+    return isinstance(value, wandb.Artifact)
 
 
 __all__ = ["CONFIG_KEY", "DEFAULT_CACHE_DURATION_IN_MINUTES", "WandbArtifactsIOManager"]

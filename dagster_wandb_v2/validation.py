@@ -97,9 +97,15 @@ def definition_problems(defs: Definitions) -> list[str]:
             for output_def in op_def.output_defs:
                 if output_def.io_manager_key in wandb_keys:
                     location = Location("op", op_def.name, "output", output_def.name)
+                    returns_artifact = _returns_wandb_artifact(output_def)
                     problems += _check(
-                        lambda raw, location=location: parse_write_config(
-                            raw, location, names_artifact_from_asset_key=False
+                        lambda raw, location=location, returns_artifact=returns_artifact: (
+                            parse_write_config(
+                                raw,
+                                location,
+                                names_artifact_from_asset_key=False,
+                                value_is_artifact=returns_artifact,
+                            )
                         ),
                         output_def.metadata,
                         location,
@@ -115,6 +121,14 @@ def definition_problems(defs: Definitions) -> list[str]:
                         location,
                     )
     return list(dict.fromkeys(problems))
+
+
+def _returns_wandb_artifact(output_def: Any) -> bool:
+    """Whether an output is annotated as a ``wandb.Artifact`` (which names itself)."""
+    import wandb
+
+    typing_type = getattr(output_def.dagster_type, "typing_type", None)
+    return isinstance(typing_type, type) and issubclass(typing_type, wandb.Artifact)
 
 
 def _wandb_io_manager_keys(resources: Mapping[str, Any]) -> set[str]:

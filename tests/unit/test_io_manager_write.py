@@ -378,3 +378,23 @@ def test_metadata_on_both_sides(fake_wandb: FakeWandb, tmp_path: Path) -> None:
         "source_integration_version",
         "source_python_version",
     }
+
+
+def test_op_returning_an_artifact_needs_no_name(fake_wandb: FakeWandb) -> None:
+    @op(out=Out(io_manager_key=IO))
+    def build() -> wandb.Artifact:
+        artifact = wandb.Artifact("self_named", "dataset")
+        artifact.add(wandb.Table(columns=["a"], data=[[1]]), "table")
+        return artifact
+
+    @job(resource_defs=fake_wandb.resources())
+    def build_job() -> None:
+        build()
+
+    from dagster import Definitions
+
+    from dagster_wandb_v2 import validate_definitions
+
+    validate_definitions(Definitions(jobs=[build_job], resources=fake_wandb.resources()))
+    assert build_job.execute_in_process().success
+    assert fake_wandb.artifact("self_named:latest").get("table").get_column("a") == [1]
