@@ -5,7 +5,7 @@ For projects managed with ``dg`` (Dagster Components). The component builds
 :class:`~dagster_wandb_v2.WandbArtifactsIOManager`, under the resource keys the rest of
 the project uses (``wandb`` and ``wandb_artifacts_manager`` by default).
 
-Example ``defs/wandb/defs.yaml``::
+Example ``defs/wandb_resources/defs.yaml``::
 
     type: dagster_wandb_v2.WandbComponent
     attributes:
@@ -49,6 +49,20 @@ from dagster_wandb_v2.resource import WandbResource
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def _env_var_name(value: str, holds: str) -> str:
+    """``value`` if it names an environment variable; the message never echoes it."""
+    if not _ENV_VAR_NAME.fullmatch(value):
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits, '_'), e.g. WANDB_API_KEY"
+        )
+    if len(value) >= 32 and not value.isupper():
+        raise ValueError(
+            f"looks like the {holds} itself, not the NAME of the environment variable holding "
+            "it; write the variable's name (and no '{{ env.X }}', which inlines the value)"
+        )
+    return value
+
+
 def _doc(description: str) -> Resolver:
     """A field's description, as shown by ``dg`` (schema, docs, ``dg check yaml``)."""
     resolver: Resolver = Resolver.default(description=description)
@@ -60,6 +74,8 @@ class WandbIOManagerSettings(Model, Resolvable):
 
     Unset settings keep :class:`~dagster_wandb_v2.WandbArtifactsIOManager`'s defaults.
     """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     key: Annotated[
         str,
@@ -89,6 +105,18 @@ class WandbIOManagerSettings(Model, Resolvable):
         int | None,
         _doc("How many partitions of one input are looked up and downloaded at once."),
     ] = Field(default=None, ge=1)
+    signing_key_env_var: Annotated[
+        str | None,
+        _doc(
+            "NAME of the environment variable holding the key that signs serialized payloads "
+            "(HMAC-SHA256); with it, unsigned or tampered payloads are refused on read."
+        ),
+    ] = Field(default=None)
+
+    @field_validator("signing_key_env_var")
+    @classmethod
+    def _signing_key_env_var_name(cls, value: str | None) -> str | None:
+        return None if value is None else _env_var_name(value, "signing key")
 
     def build(self, wandb: WandbResource) -> WandbArtifactsIOManager:
         """The IO manager these settings describe, using ``wandb``."""
@@ -104,6 +132,8 @@ class WandbIOManagerSettings(Model, Resolvable):
             )
             if getattr(self, name) is not None
         }
+        if self.signing_key_env_var is not None:
+            settings["signing_key"] = EnvVar(self.signing_key_env_var)
         return WandbArtifactsIOManager(wandb=wandb, **settings)
 
 
@@ -162,19 +192,8 @@ class WandbComponent(Component, Resolvable, Model):
 
     @field_validator("api_key_env_var")
     @classmethod
-    def _env_var_name(cls, value: str) -> str:
-        # The value is never echoed: if it is a key, the message must not leak it.
-        if not _ENV_VAR_NAME.fullmatch(value):
-            raise ValueError(
-                "must be the NAME of an environment variable (letters, digits, '_'), "
-                "e.g. WANDB_API_KEY"
-            )
-        if len(value) >= 32 and not value.isupper():
-            raise ValueError(
-                "looks like an API key, not the NAME of the environment variable holding "
-                "it; write e.g. api_key_env_var: WANDB_API_KEY (and no '{{ env.X }}')"
-            )
-        return value
+    def _api_key_env_var_name(cls, value: str) -> str:
+        return _env_var_name(value, "API key")
 
     @model_validator(mode="after")
     def _distinct_keys(self) -> WandbComponent:

@@ -1,0 +1,1 @@
+"""A minimal dg project: W&B declared in ``defs/wandb_resources/defs.yaml``, assets in ``defs/``."""

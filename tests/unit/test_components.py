@@ -1,0 +1,273 @@
+"""``WandbComponent``: the W&B resource and IO manager declared in a dg project's YAML."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dagster import Definitions, EnvVar, job, materialize, op
+from dagster.components.core.package_entry import discover_entry_point_package_objects
+from dagster.components.testing import DefsFolderSandbox, create_defs_folder_sandbox
+from dagster_shared.serdes.objects import EnvRegistryKey
+from pydantic import ValidationError
+
+import dagster_wandb_v2
+from dagster_wandb_v2 import WandbArtifactsIOManager, WandbComponent, WandbResource
+from dagster_wandb_v2.client import WANDB_CLOUD_HOST
+from dagster_wandb_v2.components import WandbIOManagerSettings
+from dagster_wandb_v2.testing import FakeWandb
+
+EXAMPLE_PROJECT = Path(__file__).parents[2] / "examples" / "components"
+EXAMPLE_MODULE = "wandb_components_example"
+TYPE = "dagster_wandb_v2.WandbComponent"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[DefsFolderSandbox]:
+    with create_defs_folder_sandbox() as sandbox:
+        yield sandbox
+
+
+def load_yaml(sandbox: DefsFolderSandbox, attributes: dict[str, Any]) -> Definitions:
+    """``defs/wandb_resources/defs.yaml`` with these attributes, loaded as dg loads a project."""
+    path = sandbox.scaffold_component(
+        WandbComponent,
+        defs_path="wandb_resources",
+        defs_yaml_contents={"type": TYPE, "attributes": attributes},
+    )
+    with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
+        assert isinstance(component, WandbComponent)
+        return defs
+
+
+def load_error(sandbox: DefsFolderSandbox, attributes: dict[str, Any]) -> str:
+    """The validation error (with its YAML location) of a ``defs.yaml`` that must not load."""
+    with pytest.raises(Exception) as raised:
+        load_yaml(sandbox, attributes)
+    cause = raised.value.__cause__
+    assert isinstance(cause, ValidationError), raised.value
+    return str(cause)
+
+
+def resources_of(defs: Definitions) -> dict[str, Any]:
+    return dict(defs.resources or {})
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def test_minimal_yaml_gives_both_resources_with_defaults(sandbox: DefsFolderSandbox) -> None:
+    resources = resources_of(load_yaml(sandbox, {"project": "my_project"}))
+    assert set(resources) == {"wandb", "wandb_artifacts_manager"}
+    wandb = resources["wandb"]
+    assert isinstance(wandb, WandbResource)
+    assert isinstance(wandb.api_key, EnvVar)
+    assert wandb.api_key.env_var_name == "WANDB_API_KEY"
+    assert (wandb.project, wandb.entity, wandb.host) == ("my_project", None, WANDB_CLOUD_HOST)
+    io_manager = resources["wandb_artifacts_manager"]
+    assert isinstance(io_manager, WandbArtifactsIOManager)
+    assert io_manager.wandb == wandb
+    assert io_manager == WandbArtifactsIOManager(wandb=wandb)  # the IO manager's defaults
+
+
+def test_every_setting_reaches_the_resources(sandbox: DefsFolderSandbox) -> None:
+    attributes = {
+        "entity": "team",
+        "project": "proj",
+        "host": "https://wandb.example.com",
+        "api_key_env_var": "TEAM_WANDB_KEY",
+        "resource_key": "wb",
+        "io_manager": {
+            "key": "artifacts",
+            "base_dir": "/data/wandb",
+            "cache_duration_in_minutes": 0,
+            "run_id": "fixed-run",
+            "run_name": "nightly",
+            "run_tags": ["a", "b"],
+            "max_concurrent_reads": 2,
+            "signing_key_env_var": "TEAM_SIGNING_KEY",
+        },
+    }
+    resources = resources_of(load_yaml(sandbox, attributes))
+    wandb = resources["wb"]
+    assert wandb.api_key.env_var_name == "TEAM_WANDB_KEY"
+    assert (wandb.entity, wandb.project, wandb.host) == (
+        "team",
+        "proj",
+        "https://wandb.example.com",
+    )
+    io_manager = resources["artifacts"]
+    assert io_manager == WandbArtifactsIOManager(
+        wandb=wandb,
+        base_dir="/data/wandb",
+        cache_duration_in_minutes=0,
+        run_id="fixed-run",
+        run_name="nightly",
+        run_tags=["a", "b"],
+        max_concurrent_reads=2,
+        signing_key=EnvVar("TEAM_SIGNING_KEY"),
+    )
+    assert io_manager.signing_key.env_var_name == "TEAM_SIGNING_KEY"
+
+
+def test_io_manager_null_gives_the_resource_alone(sandbox: DefsFolderSandbox) -> None:
+    resources = resources_of(load_yaml(sandbox, {"project": "p", "io_manager": None}))
+    assert list(resources) == ["wandb"]
+
+
+def test_templates_render_non_secret_settings(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEAM_PROJECT", "from-env")
+    resources = resources_of(load_yaml(sandbox, {"project": "{{ env.TEAM_PROJECT }}"}))
+    assert resources["wandb"].project == "from-env"
+
+
+def test_the_key_is_read_when_a_run_starts(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEAM_WANDB_KEY", raising=False)
+    attributes = {"project": "p", "api_key_env_var": "TEAM_WANDB_KEY", "io_manager": None}
+    resources = resources_of(load_yaml(sandbox, attributes))  # loads without the variable
+
+    @op
+    def key_length(wandb: WandbResource) -> int:
+        return len(wandb.api_key)
+
+    @job(resource_defs=resources)
+    def uses_wandb() -> None:
+        key_length()
+
+    monkeypatch.setenv("TEAM_WANDB_KEY", "s" * 40)
+    assert uses_wandb.execute_in_process().output_for_node("key_length") == 40
+
+
+# --- validation (what `dg check yaml` reports) -----------------------------------------------
+
+
+def test_unknown_keys_are_rejected_with_their_name(sandbox: DefsFolderSandbox) -> None:
+    message = load_error(sandbox, {"project": "p", "entitty": "e"})
+    assert "entitty" in message
+    assert "Extra inputs are not permitted" in message
+    assert "defs.yaml" in message  # with its location in the file
+
+    nested = load_error(sandbox, {"project": "p", "io_manager": {"cache_duration": 5}})
+    assert "io_manager" in nested
+    assert "cache_duration" in nested
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"project": "p", "api_key_env_var": "{{ env.THE_SECRET }}"},
+        {"project": "p", "io_manager": {"signing_key_env_var": "{{ env.THE_SECRET }}"}},
+    ],
+)
+def test_an_inlined_key_is_refused_without_echoing_it(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch, attributes: dict[str, Any]
+) -> None:
+    """``{{ env.X }}`` renders the key into the definitions: refused, and never printed."""
+    key = "0a1b2c3d4e5f0a1b2c3d4e5f0a1b2c3d4e5f0a1b"
+    monkeypatch.setenv("THE_SECRET", key)
+    with pytest.raises(Exception) as raised:
+        load_yaml(sandbox, attributes)
+    text = "".join(traceback.format_exception(raised.value))
+    assert "must be the NAME of an environment variable" in text
+    assert key not in text
+
+
+def test_a_key_that_looks_like_a_name_is_refused() -> None:
+    letters = "abcdefabcdefabcdefabcdefabcdefabcdefabcd"
+    with pytest.raises(ValidationError) as refused:
+        WandbComponent(project="p", api_key_env_var=letters)
+    assert "looks like the API key itself" in str(refused.value)
+    assert letters not in str(refused.value)
+
+
+def test_no_field_holds_the_key_itself(sandbox: DefsFolderSandbox) -> None:
+    message = load_error(sandbox, {"project": "p", "api_key": "{{ env.X }}"})
+    assert "api_key" in message
+    assert "Extra inputs are not permitted" in message
+
+
+def test_other_invalid_values(sandbox: DefsFolderSandbox) -> None:
+    assert "project" in load_error(sandbox, {"entity": "e"})  # required
+    assert "project" in load_error(sandbox, {"project": ""})
+    assert "cache_duration_in_minutes" in load_error(
+        sandbox, {"project": "p", "io_manager": {"cache_duration_in_minutes": -1}}
+    )
+    with pytest.raises(ValidationError, match="give them different names"):
+        WandbComponent(project="p", resource_key="w", io_manager=WandbIOManagerSettings(key="w"))
+
+
+def test_yaml_schema_forbids_unknown_keys() -> None:
+    """The JSON schema ``dg`` validates ``defs.yaml`` against (``dg check yaml``)."""
+    schema = WandbComponent.model().model_json_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["project"]
+    (settings,) = schema["$defs"].values()
+    assert settings["additionalProperties"] is False
+    for name, field in schema["properties"].items():
+        assert field.get("description"), f"{name} has no description for dg docs"
+
+
+# --- registration, scaffolding, example ---------------------------------------------------
+
+
+def test_registered_for_dg() -> None:
+    entry_points = importlib.metadata.entry_points(group="dagster_dg_cli.registry_modules")
+    assert "dagster_wandb_v2" in {ep.value for ep in entry_points}
+    objects = discover_entry_point_package_objects()
+    key = EnvRegistryKey(name="WandbComponent", namespace="dagster_wandb_v2")
+    assert objects[key] is WandbComponent
+    assert dagster_wandb_v2.WandbComponent is WandbComponent
+    assert "WandbComponent" in dagster_wandb_v2.__all__
+
+
+def test_scaffolded_yaml_loads(sandbox: DefsFolderSandbox) -> None:
+    path = sandbox.scaffold_component(WandbComponent, defs_path="wandb_resources")
+    scaffolded = yaml.safe_load((path / "defs.yaml").read_text())
+    assert scaffolded["attributes"]["api_key_env_var"] == "WANDB_API_KEY"
+    with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+        assert resources_of(defs)["wandb"].project == "my_project"
+
+
+def test_io_manager_settings_cover_the_io_manager_config() -> None:
+    """A new WandbArtifactsIOManager setting needs a field in the component's io_manager."""
+    io_manager_fields = set(WandbArtifactsIOManager.model_fields) - {"wandb"}
+    settings = {name.removesuffix("_env_var") for name in WandbIOManagerSettings.model_fields}
+    assert settings - {"key"} == io_manager_fields
+
+
+@pytest.fixture
+def example_defs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Definitions]:
+    monkeypatch.syspath_prepend(str(EXAMPLE_PROJECT / "src"))
+    try:
+        module = importlib.import_module(f"{EXAMPLE_MODULE}.definitions")
+        yield module.defs()
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == EXAMPLE_MODULE]:
+            del sys.modules[name]
+
+
+def test_example_project(
+    example_defs: Definitions, fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]
+) -> None:
+    resources = resources_of(example_defs)
+    assert resources["wandb"].entity == "my_entity"
+    assert resources["wandb"].project == "my_project"
+    assert resources["wandb"].api_key.env_var_name == "WANDB_API_KEY"
+    assert resources["wandb_artifacts_manager"].cache_duration_in_minutes == 60
+    assert resources["wandb_artifacts_manager"].run_tags == ["components-example"]
+
+    # the project's assets use the keys the component declares; run them on the fake W&B
+    assets = list(example_defs.assets or [])
+    result = materialize(assets, resources=fake_wandb_resources)
+    assert result.output_for_node("training_size") == 4
+    assert fake_wandb.collections() == ["training_data"]
