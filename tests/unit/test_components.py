@@ -206,6 +206,26 @@ def test_other_invalid_values(sandbox: DefsFolderSandbox) -> None:
         WandbComponent(project="p", resource_key="w", io_manager=WandbIOManagerSettings(key="w"))
 
 
+def dg_check_yaml(attributes: dict[str, Any]) -> list[str]:
+    """What ``dg check yaml`` reports: the attributes against the component type's JSON
+    schema (as published in the registry snapshot), with a Draft 2020-12 validator."""
+    from dagster.components.core.snapshot import get_package_entry_snap
+    from jsonschema import Draft202012Validator
+
+    key = EnvRegistryKey(name="WandbComponent", namespace="dagster_wandb_v2")
+    validator = Draft202012Validator(get_package_entry_snap(key, WandbComponent).component_schema)
+    return [error.message for error in validator.iter_errors(attributes)]
+
+
+def test_dg_check_yaml_catches_typos() -> None:
+    assert dg_check_yaml({"project": "p", "io_manager": {"run_tags": ["a"]}}) == []
+    assert dg_check_yaml({"project": "{{ env.TEAM_PROJECT }}"}) == []
+    (error,) = dg_check_yaml({"project": "p", "entitty": "e"})
+    assert "'entitty' was unexpected" in error
+    assert dg_check_yaml({"project": "p", "io_manager": {"cache_duration": 5}})
+    assert dg_check_yaml({"entity": "e"}) == ["'project' is a required property"]
+
+
 def test_yaml_schema_forbids_unknown_keys() -> None:
     """The JSON schema ``dg`` validates ``defs.yaml`` against (``dg check yaml``)."""
     schema = WandbComponent.model().model_json_schema()
