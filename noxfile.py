@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``."""
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", PACKAGE)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the legacy dagster-wandb (not run by default; about 40 minutes).
+
+    ``nox -s bench -- --quick`` checks the harness in about a minute. See docs/benchmarks.md.
+    """
+    session.install("-e", ".", "matplotlib")
+    session.run("python", "-m", f"{PACKAGE}.benchmarks", *session.posargs)

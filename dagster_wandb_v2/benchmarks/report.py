@@ -1,0 +1,58 @@
+"""The results: ``bench-results.json``, a table for the terminal and for Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dagster_wandb_v2.benchmarks.workloads import format_value
+
+COLUMNS = ("workload", "measure", "reference", "ours", "ratio", "target", "status")
+
+
+def _status(met: bool | None) -> str:
+    return "-" if met is None else ("met" if met else "MISSED")
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    value = row["ratio"]
+    if value is None:
+        return "-"
+    return f"{value:.2f}x ({row['ratio_meaning']})" if row["ratio_meaning"] else f"{value:.2f}x"
+
+
+def table_rows(workloads: Sequence[dict[str, Any]]) -> list[tuple[str, ...]]:
+    lines: list[tuple[str, ...]] = []
+    for workload in workloads:
+        for row in workload["rows"]:
+            reference = format_value(row["reference"], row["unit"])
+            lines.append(
+                (
+                    str(row["workload"]),
+                    str(row["measure"]),
+                    f"{reference} ({row['reference_label']})" if reference != "-" else "-",
+                    format_value(row["ours"], row["unit"]),
+                    _ratio(row),
+                    str(row["target"] or "-"),
+                    _status(row["met"]),
+                )
+            )
+    return lines
+
+
+def text_table(workloads: Sequence[dict[str, Any]]) -> str:
+    rows = [COLUMNS, *table_rows(workloads)]
+    widths = [max(len(row[index]) for row in rows) for index in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def markdown_table(workloads: Sequence[dict[str, Any]]) -> str:
+    rows = table_rows(workloads)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

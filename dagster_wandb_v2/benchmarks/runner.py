@@ -1,0 +1,276 @@
+"""Runs the local W&B server and the workers, and collects what they report.
+
+The server is ours (``python -m dagster_wandb_v2.testing.server``), started once from the
+``ours`` environment, with a request log so that downloads can be counted. Its latency is
+changed between workloads over HTTP (``POST /_local/faults``), on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from dagster_wandb_v2.benchmarks.worker import ERROR_PREFIX, RESULT_PREFIX
+
+WORKER = Path(__file__).with_name("worker.py")
+
+
+def wandb_environment(base_url: str, api_key: str, root: Path) -> dict[str, str]:
+    """``WANDB_*`` variables for one worker: quiet, offline from everything but the server.
+
+    The same as ``dagster_wandb_v2.testing.pytest_plugin.local_wandb_environment`` (which
+    imports pytest), plus ``NETRC``: the legacy ``wandb.login`` writes credentials there.
+    """
+    environment = {
+        "WANDB_BASE_URL": base_url,
+        "WANDB_API_KEY": api_key,
+        "WANDB_MODE": "online",
+        "WANDB_SILENT": "true",
+        "WANDB_CONSOLE": "off",
+        "WANDB_DISABLE_GIT": "true",
+        "WANDB_DISABLE_CODE": "true",
+        "WANDB__DISABLE_STATS": "true",
+        "WANDB__DISABLE_MACHINE_INFO": "true",
+        "WANDB_DIR": str(root / "wandb-dir"),
+        "WANDB_CACHE_DIR": str(root / "wandb-cache"),
+        "WANDB_CONFIG_DIR": str(root / "wandb-config"),
+        "WANDB_DATA_DIR": str(root / "wandb-data"),
+        "WANDB_ARTIFACT_DIR": str(root / "wandb-artifacts"),
+    }
+    for key, value in environment.items():
+        if key.endswith("_DIR"):
+            Path(value).mkdir(parents=True, exist_ok=True)
+    environment["NETRC"] = str(root / "netrc")
+    return environment
+
+
+class BenchServer:
+    """The local W&B-compatible server in a child process, with a request log."""
+
+    def __init__(self, python: Path, directory: Path) -> None:
+        self.directory = directory
+        self.data_dir = directory / "server-data"
+        self.request_log = directory / "server-requests.jsonl"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(python),
+            "-m",
+            "dagster_wandb_v2.testing.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(self.data_dir),
+            "--request-log",
+            str(self.request_log),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.base_url = ""
+        self.api_key = ""
+        assert self._process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (self.base_url and self.api_key):
+            line = self._process.stdout.readline()
+            if not line:
+                break
+            key, _, value = line.strip().partition("=")
+            if key == "WANDB_BASE_URL":
+                self.base_url = value
+            elif key == "WANDB_API_KEY":
+                self.api_key = value
+        if not (self.base_url and self.api_key):
+            self.stop()
+            raise RuntimeError("the local W&B server did not start")
+        self.entity = self._viewer_entity()
+
+    def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        token = base64.b64encode(f"api:{self.api_key}".encode()).decode()
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=json.dumps(payload).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def _viewer_entity(self) -> str:
+        answer = self._post("/graphql", {"query": "query Viewer { viewer { entity } }"})
+        return str(answer["data"]["viewer"]["entity"])
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every request by ``latency_ms`` from now on."""
+        self._post("/_local/faults", {"latency_ms": latency_ms})
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+    def __enter__(self) -> BenchServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def info(self) -> dict[str, str]:
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "entity": self.entity,
+            "request_log": str(self.request_log),
+            "blobs_dir": str(self.data_dir / "blobs"),
+        }
+
+
+class WorkerError(RuntimeError):
+    """A worker failed; its log is kept."""
+
+
+class Runner:
+    """Runs worker tasks in the benchmark environments against one server.
+
+    Each task runs in a fresh process, unless ``persistent`` (``--quick``): then one
+    process per environment runs every task, which saves the imports and the SDK's
+    service start each time.
+    """
+
+    def __init__(
+        self,
+        pythons: dict[str, Path],
+        server: BenchServer,
+        work_dir: Path,
+        verbose: bool = False,
+        persistent: bool = False,
+    ) -> None:
+        self.pythons = pythons
+        self.server = server
+        self.work_dir = work_dir
+        self.verbose = verbose
+        self.persistent = persistent
+        self._count = 0
+        self._workers: dict[str, subprocess.Popen[str]] = {}
+
+    def has(self, env: str) -> bool:
+        return env in self.pythons
+
+    def new_project(self, prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    def _base_environment(self) -> dict[str, str]:
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("WANDB_", "DAGSTER_", "PYTEST_")) and key != "NETRC"
+        }
+        environment["PYTHONUNBUFFERED"] = "1"
+        return environment
+
+    def run(
+        self,
+        env: str,
+        task: str,
+        side: str,
+        params: dict[str, Any],
+        project: str,
+        root: Path | None = None,
+    ) -> dict[str, Any]:
+        """Run ``task`` for ``side`` with the Python of environment ``env``; its JSON result."""
+        self._count += 1
+        label = f"{self._count:04d}-{task}-{side}"
+        root = root or self.work_dir / "runs" / label
+        root.mkdir(parents=True, exist_ok=True)
+        environment = wandb_environment(self.server.base_url, self.server.api_key, root / "env")
+        spec = {
+            "task": task,
+            "side": side,
+            "params": params,
+            "project": project,
+            "root": str(root),
+            "nonce": uuid.uuid4().hex,
+            "server": self.server.info(),
+            "environment": environment,
+        }
+        spec_path = root / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        if self.verbose:
+            print(f"  {label} ({env})", flush=True)
+        if self.persistent:
+            return self._run_in_worker(env, spec_path, label)
+        log = root / "worker.log"
+        with log.open("w") as stderr:
+            completed = subprocess.run(
+                [str(self.pythons[env]), str(WORKER), str(spec_path)],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**self._base_environment(), **environment},
+                cwd=root,
+            )
+        lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+        if completed.returncode != 0 or not lines:
+            tail = log.read_text()[-3000:]
+            raise WorkerError(f"worker {label} ({env}) failed; log {log}:\n{tail}")
+        result: dict[str, Any] = json.loads(lines[-1][len(RESULT_PREFIX) :])
+        return result
+
+    def _run_in_worker(self, env: str, spec_path: Path, label: str) -> dict[str, Any]:
+        worker = self._workers.get(env)
+        log = self.work_dir / f"worker-{env}.log"
+        if worker is None:
+            with log.open("a") as stderr:
+                worker = subprocess.Popen(
+                    [str(self.pythons[env]), str(WORKER), "--serve"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    env=self._base_environment(),
+                    cwd=self.work_dir,
+                )
+            self._workers[env] = worker
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(f"{spec_path}\n")
+        worker.stdin.flush()
+        for line in worker.stdout:
+            if line.startswith(RESULT_PREFIX):
+                found: dict[str, Any] = json.loads(line[len(RESULT_PREFIX) :])
+                return found
+            if line.startswith(ERROR_PREFIX):
+                break
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        raise WorkerError(f"worker {label} ({env}) failed; log {log}:\n{tail}")
+
+    def close(self) -> None:
+        """Stop the persistent workers."""
+        for worker in self._workers.values():
+            if worker.stdin is not None:
+                worker.stdin.close()
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        self._workers.clear()
