@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,43 +109,29 @@ class LocalWandbProject:
         )
 
 
-def local_wandb_environment(base_url: str, api_key: str, root: Path) -> dict[str, str]:
-    """``WANDB_*`` variables pointing the SDK at a local server, quiet and fast."""
-    return {
-        "WANDB_BASE_URL": base_url,
-        "WANDB_API_KEY": api_key,
-        "WANDB_MODE": "online",
-        "WANDB_SILENT": "true",
-        "WANDB_CONSOLE": "off",
-        "WANDB_DISABLE_GIT": "true",
-        "WANDB_DISABLE_CODE": "true",
-        "WANDB__DISABLE_STATS": "true",
-        "WANDB__DISABLE_MACHINE_INFO": "true",
-        "WANDB_DIR": str(root / "wandb-dir"),
-        "WANDB_CACHE_DIR": str(root / "wandb-cache"),
-        "WANDB_CONFIG_DIR": str(root / "wandb-config"),
-        "WANDB_DATA_DIR": str(root / "wandb-data"),
-        "WANDB_ARTIFACT_DIR": str(root / "wandb-artifacts"),
-    }
-
-
 @pytest.fixture
 def local_wandb(
     local_wandb_server: LocalWandbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> LocalWandbProject:
+) -> Iterator[LocalWandbProject]:
     """A fresh project on the session's local server; ``WANDB_*`` set for this test only."""
+    import wandb
+
+    from dagster_wandb_v2.testing.server import DIRECTORY_VARIABLES, sdk_environment
+
     root = tmp_path / "local-wandb"
-    environment = local_wandb_environment(
-        local_wandb_server.base_url, local_wandb_server.api_key, root
-    )
+    environment = sdk_environment(local_wandb_server.base_url, local_wandb_server.api_key, root)
+    for key in [key for key in os.environ if key.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
     for key, value in environment.items():
-        if key.endswith("_DIR"):
-            Path(value).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(key, value)
-    return LocalWandbProject(
+    for key in DIRECTORY_VARIABLES:
+        Path(environment[key]).mkdir(parents=True, exist_ok=True)
+    wandb.teardown()  # forget the SDK settings of earlier tests
+    yield LocalWandbProject(
         base_url=local_wandb_server.base_url,
         api_key=local_wandb_server.api_key,
         entity=local_wandb_server.entity,
         project=f"test-{uuid.uuid4().hex[:12]}",
         storage_dir=root / "dagster-storage",
     )
+    wandb.teardown()

@@ -62,27 +62,7 @@ def wandb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
 
 
-def sdk_env(base_url: str, api_key: str, root: Path) -> dict[str, str]:
-    """WANDB_* settings pointing the SDK at a local server, fast and quiet."""
-    return {
-        "WANDB_BASE_URL": base_url,
-        "WANDB_API_KEY": api_key,
-        "WANDB_MODE": "online",
-        "WANDB_SILENT": "true",
-        "WANDB_CONSOLE": "off",
-        "WANDB_DISABLE_GIT": "true",
-        "WANDB_SAVE_CODE": "false",
-        "WANDB_DISABLE_CODE": "true",
-        "WANDB__DISABLE_STATS": "true",
-        "WANDB__DISABLE_META": "true",
-        "WANDB__DISABLE_MACHINE_INFO": "true",
-        "WANDB_DIR": str(root / "wandb-dir"),
-        "WANDB_CACHE_DIR": str(root / "wandb-cache"),
-        "WANDB_DATA_DIR": str(root / "wandb-data"),
-        "WANDB_CONFIG_DIR": str(root / "wandb-config"),
-        "WANDB_ARTIFACT_DIR": str(root / "wandb-artifacts"),
-        "NETRC": str(root / "netrc"),
-    }
+sdk_env = wls.sdk_environment
 
 
 @pytest.fixture
@@ -96,7 +76,7 @@ def wandb_env(wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     env = sdk_env(wandb_server.base_url, wandb_server.api_key, tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for key in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+    for key in wls.DIRECTORY_VARIABLES:
         Path(env[key]).mkdir(parents=True, exist_ok=True)
     wandb.teardown()  # forget settings of earlier tests
     yield wandb_server

@@ -13,16 +13,19 @@ From a shell: ``python -m dagster_wandb_v2.testing.server --port 8080 --data-dir
 
 from __future__ import annotations
 
+from .environment import DIRECTORY_VARIABLES, sdk_environment
 from .faults import FaultRule, Faults
 from .server import DEFAULT_API_KEY, LocalWandbServer, SubprocessServer, local_wandb_server
 from .storage import Identity
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DIRECTORY_VARIABLES",
     "FaultRule",
     "Faults",
     "Identity",
     "LocalWandbServer",
     "SubprocessServer",
     "local_wandb_server",
+    "sdk_environment",
 ]
