@@ -52,8 +52,16 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
     def joblibbed() -> list[int]:
         return list(range(1000))
 
+    @asset(
+        metadata=_config(type="model", serialization_module={"name": "cloudpickle"}),
+        io_manager_key=IO,
+    )
+    def cloudpickled() -> Any:
+        offset = 10
+        return lambda x: x + offset
+
     @asset(metadata=_config(type="dataset"), io_manager_key=IO)
-    def cloudpickled_table() -> wandb.Table:
+    def wandb_table() -> wandb.Table:
         return wandb.Table(columns=["a", "b"], data=[[1, 2], [3, 4]])
 
     @asset(
@@ -77,9 +85,10 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
         ins={
             "pickled": AssetIn(input_manager_key=IO, metadata=_config(alias="best")),
             "dilled": AssetIn(input_manager_key=IO),
+            "cloudpickled": AssetIn(input_manager_key=IO),
             "joblibbed": AssetIn(input_manager_key=IO, metadata=_config(version="v0")),
             "table": AssetIn(
-                key="cloudpickled_table", input_manager_key=IO, metadata=_config(get="Table")
+                key="wandb_table", input_manager_key=IO, metadata=_config(get="Table")
             ),
             "notes": AssetIn(
                 key="handmade", input_manager_key=IO, metadata=_config(get_path="notes.txt")
@@ -89,6 +98,7 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
     def consumer(
         pickled: dict[str, int],
         dilled: Any,
+        cloudpickled: Any,
         joblibbed: list[int],
         table: wandb.Table,
         notes: str,
@@ -96,6 +106,7 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
         return {
             "pickled": pickled,
             "dilled": dilled(2),
+            "cloudpickled": cloudpickled(1),
             "joblibbed": sum(joblibbed),
             "table": table.get_column("a"),
             "notes": Path(notes).read_text(),
@@ -105,12 +116,13 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
     def whole(handmade: wandb.Artifact) -> list[str]:
         return sorted(handmade.manifest.entries)
 
-    assets = [pickled, dilled, joblibbed, cloudpickled_table, handmade, consumer, whole]
+    assets = [pickled, dilled, cloudpickled, joblibbed, wandb_table, handmade, consumer, whole]
     result = materialize(assets, resources=local_wandb.resources())
     assert result.success
     assert result.output_for_node("consumer") == {
         "pickled": {"answer": 42},
         "dilled": 6,
+        "cloudpickled": 11,
         "joblibbed": sum(range(1000)),
         "table": [1, 3],
         "notes": "hello",
