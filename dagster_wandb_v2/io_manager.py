@@ -226,11 +226,9 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             return read_artifact(
                 run, session.cache, qualified_name, spec, location, self.signing_key
             )
-        name_for = (
-            legacy_partition_artifact_name
-            if spec.legacy_partition_names
-            else (partition_artifact_name)
-        )
+        name_for = partition_artifact_name
+        if spec.legacy_partition_names:
+            name_for = legacy_partition_artifact_name
         keys = _contexts.ordered_partition_keys(context)
 
         def read_partition(key: str) -> Any:
