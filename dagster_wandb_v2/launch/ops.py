@@ -231,6 +231,7 @@ def wandb_credentials(api_key: str, host: str) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Target:
+    op_name: str
     api_key: str
     host: str
     entity: str | None
@@ -253,11 +254,22 @@ def _target(wandb: WandbResource, op_name: str) -> _Target:
         raise WandbConfigurationError(problems)
     assert project is not None
     return _Target(
+        op_name=op_name,
         api_key=wandb._checked_api_key(),
         host=_resolved(wandb.host) or WANDB_CLOUD_HOST,
         entity=entity,
         project=project,
     )
+
+
+def _default_entity(api: Any, op_name: str) -> str:
+    """The API key's default entity, for a resource without one."""
+    entity = api.default_entity
+    if not entity:
+        raise WandbConfigurationError(
+            [f"op '{op_name}': the API key has no default W&B entity; set WandbResource.entity"]
+        )
+    return str(entity)
 
 
 @op(
@@ -284,8 +296,7 @@ def run_launch_agent(
     backend = current_launch_backend()
     with wandb_credentials(target.api_key, target.host):
         api = backend.make_api(target.api_key, target.host)
-        entity = target.entity or str(api.default_entity)
-        agent_config = config.agent_config(entity)
+        agent_config = config.agent_config(target.entity or _default_entity(api, op_name))
         context.log.info(f"Launch agent configuration: {agent_config}")
         context.log.info("Running the W&B Launch agent until it is stopped...")
         backend.create_and_run_agent(api=api, config=agent_config)
@@ -338,7 +349,7 @@ def _launch_here(
         synchronous=config.synchronous,
         **config.launch_kwargs(entity=target.entity, project=target.project, run_id=run_id),
     )
-    entity = target.entity or str(api.default_entity)
+    entity = target.entity or _default_entity(api, target.op_name)
     metadata = _run_metadata(app_url, entity, target.project, run_id)
     if config.synchronous:
         state = str(asyncio.run(submitted.get_status()).state)

@@ -141,6 +141,18 @@ def fake() -> Iterator[FakeLaunch]:
         yield backend
 
 
+@pytest.fixture
+def wandb_session() -> Iterator[None]:
+    """W&B's process-wide session credentials, put back as they were after the test."""
+    from dagster_wandb_v2.launch.ops import _clear_session_credentials
+
+    restore = _clear_session_credentials()
+    try:
+        yield
+    finally:
+        restore()
+
+
 def resource(**overrides: Any) -> WandbResource:
     settings: dict[str, Any] = {
         "api_key": API_KEY,
@@ -277,6 +289,16 @@ def test_agent_without_entity_uses_the_key_default_entity(fake: FakeLaunch) -> N
     config = fake.create_and_run_agent.call_args.kwargs["config"]
     assert config == {"entity": DEFAULT_ENTITY}  # unset keys keep W&B's defaults
     AgentConfig(**config)
+
+
+def test_agent_without_any_entity_is_an_error() -> None:
+    fake = fake_launch()
+    fake.api.default_entity = None
+    with use_launch_backend(fake.backend):
+        result = run_agent({}, entity=None)
+    assert not result.success
+    assert "no default W&B entity; set WandbResource.entity" in failure(result).message
+    assert fake.create_and_run_agent.call_count == 0
 
 
 def test_legacy_agent_config_with_project_is_what_wandb_rejects() -> None:
@@ -494,22 +516,21 @@ def test_credentials_are_restored_when_the_call_raises(monkeypatch: pytest.Monke
     assert os.environ["WANDB_BASE_URL"] == "http://127.0.0.1:1"
 
 
+@pytest.mark.usefixtures("wandb_session")
 def test_session_credentials_of_another_key_do_not_win() -> None:
     """W&B prefers its session credentials to the environment: they are set aside."""
     previous = wbauth.AuthApiKey(host=HOST, api_key=OTHER_KEY)
     wbauth.use_explicit_auth(previous, source="test")
-    try:
-        with wandb_credentials(API_KEY, HOST):
-            inside = wbauth.authenticate_session(host=HOST, source="test", prompt=False)
-            assert isinstance(inside, wbauth.AuthApiKey)
-            assert inside.api_key == API_KEY
-        after = wbauth.session_credentials(host=HOST)
-        assert isinstance(after, wbauth.AuthApiKey)
-        assert after.api_key == OTHER_KEY
-    finally:
-        wbauth.unauthenticate_session()
+    with wandb_credentials(API_KEY, HOST):
+        inside = wbauth.authenticate_session(host=HOST, source="test", prompt=False)
+        assert isinstance(inside, wbauth.AuthApiKey)
+        assert inside.api_key == API_KEY
+    after = wbauth.session_credentials(host=HOST)
+    assert isinstance(after, wbauth.AuthApiKey)
+    assert after.api_key == OTHER_KEY
 
 
+@pytest.mark.usefixtures("wandb_session")
 def test_the_clients_wandb_builds_itself_use_the_resource_key(
     local_wandb_server: LocalWandbServer,
 ) -> None:
@@ -519,16 +540,13 @@ def test_the_clients_wandb_builds_itself_use_the_resource_key(
 
     host, key = local_wandb_server.base_url, local_wandb_server.api_key
     wbauth.use_explicit_auth(wbauth.AuthApiKey(host=host, api_key=OTHER_KEY), source="test")
-    try:
-        with wandb_credentials(key, host):
-            assert LaunchApi().api_key == key
-            assert public.Api().api_key == key
-            assert make_launch_api(key, host).default_entity == local_wandb_server.entity
-        after = wbauth.session_credentials(host=host)
-        assert isinstance(after, wbauth.AuthApiKey)
-        assert after.api_key == OTHER_KEY
-    finally:
-        wbauth.unauthenticate_session()
+    with wandb_credentials(key, host):
+        assert LaunchApi().api_key == key
+        assert public.Api().api_key == key
+        assert make_launch_api(key, host).default_entity == local_wandb_server.entity
+    after = wbauth.session_credentials(host=host)
+    assert isinstance(after, wbauth.AuthApiKey)
+    assert after.api_key == OTHER_KEY
 
 
 def test_the_api_key_is_never_logged_nor_in_metadata(fake: FakeLaunch) -> None:
