@@ -543,11 +543,11 @@ def task_bigarray_write(spec: Spec) -> Result:
         "write_s": write_s,
         "write_io_s": write_io_s,
         "warm_read_io_s": _io_seconds(timings, "input"),
-        "write_peak_rss_over_baseline": write_peak - baseline,
+        "write_peak_rss_over_baseline": max(0, write_peak - baseline),
         "write_peak_rss": write_peak,
         "write_service_peak_rss": write_service_peak,
         "warm_read_s": warm_read_s,
-        "warm_read_peak_rss_over_baseline": peak_rss_bytes() - read_baseline,
+        "warm_read_peak_rss_over_baseline": max(0, peak_rss_bytes() - read_baseline),
     }
 
 
@@ -572,7 +572,7 @@ def task_bigarray_read(spec: Spec) -> Result:
         "size_bytes": int(spec["params"]["size_bytes"]),
         "read_s": read_s,
         "read_io_s": _io_seconds(timings, "input"),
-        "read_peak_rss_over_baseline": peak_rss_bytes() - baseline,
+        "read_peak_rss_over_baseline": max(0, peak_rss_bytes() - baseline),
         "read_peak_rss": peak_rss_bytes(),
         "read_service_peak_rss": children_peak_rss_bytes(),
     }
