@@ -259,10 +259,22 @@ def test_scaffolded_yaml_loads(sandbox: DefsFolderSandbox) -> None:
 
 
 def test_io_manager_settings_cover_the_io_manager_config() -> None:
-    """A new WandbArtifactsIOManager setting needs a field in the component's io_manager."""
+    """A new WandbArtifactsIOManager setting needs a field in the component's io_manager
+    (secrets as ``<name>_env_var``, the NAME of their environment variable)."""
     io_manager_fields = set(WandbArtifactsIOManager.model_fields) - {"wandb"}
     settings = {name.removesuffix("_env_var") for name in WandbIOManagerSettings.model_fields}
+    missing = io_manager_fields - settings
+    assert not missing, f"add {sorted(missing)} to WandbIOManagerSettings (components.py)"
     assert settings - {"key"} == io_manager_fields
+
+
+def test_component_covers_the_resource_settings() -> None:
+    """A new WandbResource setting needs a field in WandbComponent (and build_resource)."""
+    resource_fields = set(WandbResource.model_fields)
+    component = {name.removesuffix("_env_var") for name in WandbComponent.model_fields}
+    missing = resource_fields - component
+    assert not missing, f"add {sorted(missing)} to WandbComponent.build_resource (components.py)"
+    assert component - {"resource_key", "io_manager"} == resource_fields
 
 
 @pytest.fixture
