@@ -115,6 +115,11 @@ class StepSession:
         all_aliases = list(
             dict.fromkeys([*spec.aliases, f"dagster-run-{self.dagster_run_id[:8]}", "latest"])
         )
+        # The payload's digest, read from the draft: once logged, the SDK fetches the
+        # manifest back from W&B on access (a query and a download per output).
+        payload_digest = None
+        if built.payload is not None and built.payload_name is not None:
+            payload_digest = str(built.artifact.manifest.entries[built.payload_name].digest)
         try:
             stored = run.log_artifact(built.artifact, all_aliases)
         except Exception as error:
@@ -123,9 +128,8 @@ class StepSession:
                 f"{location}: could not log W&B artifact '{built.artifact.name}' "
                 f"(log_artifact): {error}"
             ) from error
-        if built.payload is not None and built.payload_name is not None:
-            entry = built.artifact.manifest.entries[built.payload_name]
-            self.cache.seed_blob(str(entry.digest), built.payload_name, built.payload)
+        if payload_digest is not None and built.payload is not None and built.payload_name:
+            self.cache.seed_blob(payload_digest, built.payload_name, built.payload)
         links = {}
         for link in spec.link_to:
             try:
