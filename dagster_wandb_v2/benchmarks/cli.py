@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -105,8 +106,13 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that the server and workers are stopped
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sizes = QUICK if args.quick else FULL
     if args.reps is not None:
         sizes = type(sizes)(**{**sizes.__dict__, "reps": max(1, args.reps)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -170,6 +171,9 @@ class Runner:
         self.work_dir = work_dir
         self.verbose = verbose
         self.persistent = persistent
+        # The workers run a copy: editing the checkout during a run changes nothing.
+        self.worker = work_dir / WORKER.name
+        shutil.copyfile(WORKER, self.worker)
         self._count = 0
         self._workers: dict[str, subprocess.Popen[str]] = {}
 
@@ -222,7 +226,7 @@ class Runner:
         log = root / "worker.log"
         with log.open("w") as stderr:
             completed = subprocess.run(
-                [str(self.pythons[env]), str(WORKER), str(spec_path)],
+                [str(self.pythons[env]), str(self.worker), str(spec_path)],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
@@ -242,7 +246,7 @@ class Runner:
         if worker is None:
             with log.open("a") as stderr:
                 worker = subprocess.Popen(
-                    [str(self.pythons[env]), str(WORKER), "--serve"],
+                    [str(self.pythons[env]), str(self.worker), "--serve"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=stderr,
