@@ -56,4 +56,4 @@ def multiprocess_job() -> JobDefinition:
         ],
         resources=resources(),
     )
-    return defs.get_job_def("all")
+    return defs.resolve_job_def("all")
