@@ -5,6 +5,7 @@ Layout under ``<base_dir>/storage/wandb_artifacts_manager/``::
     blobs/<content digest>/<file name>    one file, content-addressed (payloads, get_path)
     artifacts/<artifact digest>/...        a whole downloaded artifact
     runs/<W&B run id>/...                  W&B run directories
+    sdk-artifacts/<name:version>/...       the SDK's own downloads (``Artifact.get``)
     tmp/                                   fills in progress (renamed into place when done)
 
 Every entry is filled in ``tmp/`` and renamed into place, so a reader (in this or another
@@ -28,7 +29,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 LAST_EVICTION_MARKER = ".last_eviction"
-SECTIONS = ("blobs", "artifacts", "runs")
+SECTIONS = ("blobs", "artifacts", "runs", "sdk-artifacts")
 
 
 def safe_key(digest: str) -> str:
@@ -70,6 +71,10 @@ class ArtifactCache:
         path = self._section("tmp") / f"scratch-{uuid.uuid4().hex}"
         path.mkdir()
         return path
+
+    def sdk_download_dir(self) -> Path:
+        """Where the SDK's own downloads go (its ``<name:version>`` folders are entries)."""
+        return self._section("sdk-artifacts")
 
     def run_dir(self, run_id: str) -> Path:
         path = self._section("runs") / safe_key(run_id)

@@ -15,6 +15,10 @@ Example::
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -49,20 +53,44 @@ def read_artifact(
             qualified_name, f"{location}: check the entity, project, name and alias or version"
         ) from error
     if spec.get is not None:
-        return _get_object(artifact, spec.get, location)
+        return _get_object(artifact, spec.get, location, cache)
     if spec.get_path is not None:
         return str(_get_file(artifact, cache, spec.get_path, location))
     return _whole(artifact, cache, signing_key, location)
 
 
-def _get_object(artifact: StoredArtifact, name: str, location: Location) -> Any:
-    value = artifact.get(name)
+def _get_object(
+    artifact: StoredArtifact, name: str, location: Location, cache: ArtifactCache
+) -> Any:
+    with _sdk_downloads_in(cache.sdk_download_dir()):
+        value = artifact.get(name)
     if value is None:
         raise WandbArtifactsIOManagerError(
             f"{location}: {CONFIG_KEY}.get: no W&B object named '{name}' in artifact "
             f"'{artifact.name}'; it holds: {', '.join(entry_paths(artifact)) or 'nothing'}"
         )
     return value
+
+
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _sdk_downloads_in(directory: Path) -> Iterator[None]:
+    """Make the SDK's own downloads (``Artifact.get`` takes no root) land in ``directory``.
+
+    Without it, ``get`` of a Table writes ``./artifacts/...`` into the working directory.
+    A ``WANDB_ARTIFACT_DIR`` the user set is respected.
+    """
+    with _ENVIRONMENT_LOCK:
+        if "WANDB_ARTIFACT_DIR" in os.environ:
+            yield
+            return
+        os.environ["WANDB_ARTIFACT_DIR"] = str(directory)
+        try:
+            yield
+        finally:
+            os.environ.pop("WANDB_ARTIFACT_DIR", None)
 
 
 def _get_file(

@@ -1,5 +1,6 @@
 """The IO manager through the real wandb SDK against the local W&B-compatible server."""
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -362,3 +363,27 @@ def test_tampered_payload_uploaded_with_plain_wandb_is_refused(
 
     result = materialize([signed_model, deploy_pinned], resources=reader, selection=[deploy_pinned])
     assert result.output_for_node("deploy_pinned") == "honest"
+
+
+def test_get_of_a_table_leaves_the_working_directory_alone(
+    local_wandb: LocalWandbProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("WANDB_ARTIFACT_DIR")
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+
+    @asset(metadata=_config(type="dataset"), io_manager_key=IO)
+    def table() -> wandb.Table:
+        return wandb.Table(columns=["a"], data=[[5]])
+
+    @asset(ins={"table": AssetIn(input_manager_key=IO, metadata=_config(get="Table"))})
+    def column(table: wandb.Table) -> list[int]:
+        return list(table.get_column("a"))
+
+    result = materialize([table, column], resources=local_wandb.resources())
+    assert result.output_for_node("column") == [5]
+    assert list(workdir.iterdir()) == []
+    storage = local_wandb.storage_dir / "storage" / "wandb_artifacts_manager" / "sdk-artifacts"
+    assert [path.name for path in storage.iterdir()] == ["table:v0"]
+    assert "WANDB_ARTIFACT_DIR" not in os.environ
