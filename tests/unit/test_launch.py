@@ -549,6 +549,30 @@ def test_the_clients_wandb_builds_itself_use_the_resource_key(
     assert after.api_key == OTHER_KEY
 
 
+@pytest.mark.usefixtures("wandb_session")
+@pytest.mark.parametrize("which", ["agent", "job with queue"])
+def test_the_real_wandb_calls_reach_the_queue_api(
+    local_wandb_server: LocalWandbServer, which: str
+) -> None:
+    """No stand-in: the real wandb functions take the ops' arguments, authenticate with the
+    resource's key (the default entity comes from the server) and get as far as W&B's
+    run-queue API, which the local server does not implement."""
+    overrides = {
+        "api_key": local_wandb_server.api_key,
+        "host": local_wandb_server.base_url,
+        "entity": None,
+    }
+    if which == "agent":
+        result = run_agent({"queues": ["q"], "max_jobs": -1}, **overrides)
+    else:
+        config = {"docker_image": "me/train:1", "queue": "q", "synchronous": False}
+        result = run_job(config, **overrides)
+    assert not result.success
+    error = failure(result)
+    assert error.cls_name == "CommError"
+    assert "does not support operation 'ProjectRunQueues'" in error.message
+
+
 def test_the_api_key_is_never_logged_nor_in_metadata(fake: FakeLaunch) -> None:
     results = [run_job({"job": "e/p/j", "queue": "q"}), run_agent({"queues": ["q"]})]
     for result in results:
