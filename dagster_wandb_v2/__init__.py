@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dagster_wandb_v2._version import __version__
 from dagster_wandb_v2.config import (
     PartitionReadConfiguration,
+    RegistryLink,
     SerializationModule,
     WandbArtifactConfiguration,
 )
@@ -61,6 +62,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "PartitionReadConfiguration",
+    "RegistryLink",
     "SerializationModule",
     "WandbArtifactConfiguration",
     "WandbArtifactNotFoundError",
