@@ -35,6 +35,38 @@ def app_url_for_host(host: str) -> str:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How long the wandb SDK keeps retrying a failing request; ``None`` keeps its default.
+
+    The SDK's defaults favour never losing data: GraphQL requests and file uploads are
+    retried for many minutes, run history for days. Bound them when a failing W&B should
+    fail the step quickly instead. Waits grow exponentially from 1 s up to
+    ``wait_max_seconds``; the SDK counts in whole seconds.
+
+    >>> RetryPolicy(max_retries=2, wait_max_seconds=1).sdk_settings()["x_graphql_retry_max"]
+    2
+    """
+
+    max_retries: int | None = None
+    wait_max_seconds: int | None = None
+    timeout_seconds: int | None = None
+
+    def sdk_settings(self) -> dict[str, Any]:
+        """``wandb.Settings`` keyword arguments for the GraphQL, file transfer and run
+        history clients of a run."""
+        settings: dict[str, Any] = {}
+        for client in ("graphql", "file_transfer", "file_stream"):
+            if self.max_retries is not None:
+                settings[f"x_{client}_retry_max"] = self.max_retries
+            if self.wait_max_seconds is not None:
+                settings[f"x_{client}_retry_wait_min_seconds"] = 1
+                settings[f"x_{client}_retry_wait_max_seconds"] = self.wait_max_seconds
+            if self.timeout_seconds is not None:
+                settings[f"x_{client}_timeout_seconds"] = self.timeout_seconds
+        return settings
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """What the IO manager asks for when it opens its W&B run."""
 
@@ -145,9 +177,12 @@ class SdkWandbClient:
         run = client.start_run(RunSpec(project="my_project", run_id="abc", name="abc"))
     """
 
-    def __init__(self, api_key: str, host: str = WANDB_CLOUD_HOST) -> None:
+    def __init__(
+        self, api_key: str, host: str = WANDB_CLOUD_HOST, retry: RetryPolicy | None = None
+    ) -> None:
         self._api_key = api_key
         self._host = host.rstrip("/")
+        self._retry = retry or RetryPolicy()
 
     def __repr__(self) -> str:
         return f"SdkWandbClient(host={self._host!r})"
@@ -157,7 +192,8 @@ class SdkWandbClient:
         return app_url_for_host(self._host)
 
     def settings(self) -> wandb.Settings:
-        """Settings for runs of the IO manager: quiet, no system metrics, no code capture."""
+        """Settings for runs of the IO manager: quiet, no system metrics, no code capture,
+        and the retry policy."""
         import wandb
 
         return wandb.Settings(
@@ -171,6 +207,7 @@ class SdkWandbClient:
             x_disable_stats=True,
             x_disable_machine_info=True,
             x_save_requirements=False,
+            **self._retry.sdk_settings(),
         )
 
     def api(self) -> wandb.Api:

@@ -181,6 +181,18 @@ class WandbComponent(Component, Resolvable, Model):
             "starts. Never the key itself (and not '{{ env.X }}', which would inline it)."
         ),
     ] = Field(default="WANDB_API_KEY")
+    max_retries: Annotated[
+        int | None,
+        _doc("Retries of a failed W&B request before the step fails; default: the SDK's."),
+    ] = Field(default=None, ge=0)
+    retry_wait_max_seconds: Annotated[
+        int | None,
+        _doc("Longest wait between two retries; waits grow from 1 s up to it."),
+    ] = Field(default=None, ge=1)
+    request_timeout_seconds: Annotated[
+        int | None,
+        _doc("Timeout of one W&B request attempt; default: the SDK's."),
+    ] = Field(default=None, ge=1)
     resource_key: Annotated[
         str,
         _doc("Resource key of the WandbResource (the parameter name in your ops)."),
@@ -217,6 +229,9 @@ class WandbComponent(Component, Resolvable, Model):
         settings: dict[str, Any] = {"project": self.project, "entity": self.entity}
         if self.host is not None:
             settings["host"] = self.host
+        for name in ("max_retries", "retry_wait_max_seconds", "request_timeout_seconds"):
+            if getattr(self, name) is not None:
+                settings[name] = getattr(self, name)
         return WandbResource(api_key=EnvVar(self.api_key_env_var), **settings)
 
     def build_resources(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import ArtifactCache
-from dagster_wandb_v2.client import StoredArtifact, WandbRun, entry_paths
+from dagster_wandb_v2.client import ArtifactEntry, StoredArtifact, WandbRun, entry_paths
 from dagster_wandb_v2.config import CONFIG_KEY, PartitionReadSpec
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
@@ -51,6 +51,12 @@ def read_artifact(
     except WandbArtifactNotFoundError as error:
         raise WandbArtifactNotFoundError(
             qualified_name, f"{location}: check the entity, project, name and alias or version"
+        ) from error
+    except WandbArtifactsIOManagerError:
+        raise
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not read W&B artifact '{qualified_name}' (use_artifact): {error}"
         ) from error
     if spec.get is not None:
         return _get_object(artifact, spec.get, location, cache)
@@ -107,7 +113,7 @@ def _get_file(
     return cache.blob(
         digest,
         PurePosixPath(path).name,
-        lambda directory: Path(entry.download(root=str(directory))),
+        lambda directory: _downloaded(entry, directory, artifact.name, location),
     )
 
 
@@ -121,7 +127,7 @@ def _whole(
         payload = cache.blob(
             str(entries[module.file_name].digest),
             module.file_name,
-            lambda directory: Path(entry.download(root=str(directory))),
+            lambda directory: _downloaded(entry, directory, artifact.name, location),
         )
         if signing_key:
             try:
@@ -134,10 +140,22 @@ def _whole(
             except WandbSerializationError as error:
                 raise WandbSerializationError(f"{location}: {error}") from None
         return module.load(payload)
-    directory = cache.artifact_dir(artifact.digest, lambda target: _download_into(artifact, target))
+
+    def download_into(target: Path) -> None:
+        _downloaded(artifact, target, artifact.name, location)
+
+    directory = cache.artifact_dir(artifact.digest, download_into)
     artifact.verify(root=str(directory))
     return artifact
 
 
-def _download_into(artifact: StoredArtifact, target: Path) -> None:
-    artifact.download(root=str(target))
+def _downloaded(
+    source: StoredArtifact | ArtifactEntry, directory: Path, name: str, location: Location
+) -> Path:
+    """Download a file (an entry) or every file (an artifact) into ``directory``."""
+    try:
+        return Path(source.download(root=str(directory)))
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not download W&B artifact '{name}' (download): {error}"
+        ) from error

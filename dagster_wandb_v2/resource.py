@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from dagster_wandb_v2.client import WANDB_CLOUD_HOST, SdkWandbClient, WandbClient
+from dagster_wandb_v2.client import WANDB_CLOUD_HOST, RetryPolicy, SdkWandbClient, WandbClient
 from dagster_wandb_v2.errors import WandbConfigurationError
 
 if TYPE_CHECKING:
@@ -52,6 +52,28 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         description="W&B entity (user or team); defaults to the API key's default entity.",
     )
     project: str = Field(description="W&B project receiving runs and artifacts.")
+    max_retries: int | None = Field(
+        default=None,
+        ge=0,
+        repr=False,
+        description=(
+            "How many times a failed W&B request (GraphQL, file upload, run history) is "
+            "retried before the step fails; default: the wandb SDK's (minutes of retries "
+            "for requests, days for run history)."
+        ),
+    )
+    retry_wait_max_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        repr=False,
+        description="Longest wait between two retries; waits grow from 1 s up to it.",
+    )
+    request_timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        repr=False,
+        description="Timeout of one W&B request attempt; default: the wandb SDK's.",
+    )
 
     def _checked_api_key(self) -> str:
         api_key = _resolved(self.api_key)
@@ -66,7 +88,16 @@ class WandbResource(ConfigurableResource["WandbResource"]):
     def get_client(self) -> WandbClient:
         """The client the IO manager uses to start runs and log or use artifacts."""
         host = _resolved(self.host) or WANDB_CLOUD_HOST
-        return SdkWandbClient(api_key=self._checked_api_key(), host=host)
+        return SdkWandbClient(api_key=self._checked_api_key(), host=host, retry=self.retry_policy)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry bounds of the W&B runs this resource opens."""
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            wait_max_seconds=self.retry_wait_max_seconds,
+            timeout_seconds=self.request_timeout_seconds,
+        )
 
     def get_api(self) -> wandb.Api:
         """A ``wandb.Api`` for queries (runs, artifacts), authenticated with this resource."""
@@ -87,7 +118,9 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         import wandb
 
         host = _resolved(self.host) or WANDB_CLOUD_HOST
-        settings = wandb.Settings(api_key=self._checked_api_key(), base_url=host)
+        settings = wandb.Settings(
+            api_key=self._checked_api_key(), base_url=host, **self.retry_policy.sdk_settings()
+        )
         kwargs.setdefault("entity", _resolved(self.entity))
         kwargs.setdefault("project", _resolved(self.project))
         kwargs.setdefault("reinit", "create_new")
