@@ -1,4 +1,5 @@
-"""The results: ``bench-results.json``, a table for the terminal and for Markdown."""
+"""The results: a table for the terminal, and for Markdown (``python -m
+dagster_wandb_v2.benchmarks.report bench-results.json`` prints it for the docs)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,22 @@ def markdown_table(workloads: Sequence[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dagster_wandb_v2.benchmarks.report RESULTS.json``: the Markdown table."""
+    import json
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m dagster_wandb_v2.benchmarks.report bench-results.json")
+        return 2
+    results = json.loads(Path(args[0]).read_text())
+    print(markdown_table(results["workloads"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
