@@ -30,6 +30,8 @@ from pathlib import Path
 
 LAST_EVICTION_MARKER = ".last_eviction"
 SECTIONS = ("blobs", "artifacts", "runs", "sdk-artifacts")
+STALE_TMP_SECONDS = 24 * 3600
+"""A ``tmp/`` entry untouched this long was left by a process that died; it is removed."""
 
 
 def safe_key(digest: str) -> str:
@@ -47,6 +49,7 @@ class ArtifactCache:
     def __init__(self, root: Path, ttl_minutes: int) -> None:
         self.root = root
         self.ttl_minutes = ttl_minutes
+        self._scratch_dirs: list[Path] = []
 
     @property
     def enabled(self) -> bool:
@@ -70,6 +73,7 @@ class ArtifactCache:
         """A fresh directory for uncached downloads (removed by :meth:`clear_scratch`)."""
         path = self._section("tmp") / f"scratch-{uuid.uuid4().hex}"
         path.mkdir()
+        self._scratch_dirs.append(path)
         return path
 
     def sdk_download_dir(self) -> Path:
@@ -152,11 +156,25 @@ class ArtifactCache:
             if not entry.exists():
                 raise
 
-    def clear_scratch(self) -> None:
+    def clear_scratch(self, now: float | None = None) -> None:
+        """Remove the scratch directories of this cache object, and ``tmp/`` entries left
+        by dead processes (untouched for :data:`STALE_TMP_SECONDS`).
+
+        Never the scratch or staging directories of other live processes sharing the
+        directory: their uploads and downloads may still be using them.
+        """
+        scratch_dirs, self._scratch_dirs = self._scratch_dirs, []
+        for path in scratch_dirs:
+            shutil.rmtree(path, ignore_errors=True)
         tmp = self.root / "tmp"
-        if tmp.is_dir():
-            for path in tmp.glob("scratch-*"):
-                shutil.rmtree(path, ignore_errors=True)
+        if not tmp.is_dir():
+            return
+        stale_before = (time.time() if now is None else now) - STALE_TMP_SECONDS
+        with os.scandir(tmp) as entries:
+            for entry in entries:
+                with suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime < stale_before:
+                        shutil.rmtree(entry.path, ignore_errors=True)
 
     def evict_expired(self, now: float | None = None) -> int:
         """Remove entries unused for longer than the TTL; returns how many were removed.

@@ -7,18 +7,22 @@ can be started by a test and killed at any moment:
   storage (cache) directory; ``WANDB_BASE_URL``/``WANDB_API_KEY`` point at the server;
 - ``RELIABILITY_VALUE``: the text the ``payload`` asset returns (repeated
   ``RELIABILITY_REPEAT`` times, to make the upload as large as needed);
-- ``RELIABILITY_START_AT``: a ``time.time()`` to wait for, so racing processes start
-  their writes together.
+- ``RELIABILITY_BARRIER``, ``RELIABILITY_PARTIES``: a directory where racing processes
+  check in; each one returns its value only once all parties have, so their writes start
+  together.
 
-It prints one JSON line: the Dagster run id, success, and what a downstream read got.
+It prints one JSON line: the Dagster run id, success, and the SHA-256 of what a downstream
+read got.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetIn, asset, materialize
@@ -30,9 +34,19 @@ IO = "wandb_artifacts_manager"
 
 @asset(metadata={"wandb_artifact_configuration": {"type": "dataset"}}, io_manager_key=IO)
 def payload() -> str:
-    start_at = float(os.environ.get("RELIABILITY_START_AT", "0"))
-    time.sleep(max(0.0, start_at - time.time()))
+    _wait_for_the_other_parties()
     return os.environ["RELIABILITY_VALUE"] * int(os.environ.get("RELIABILITY_REPEAT", "1"))
+
+
+def _wait_for_the_other_parties(timeout: float = 60.0) -> None:
+    barrier = os.environ.get("RELIABILITY_BARRIER")
+    if not barrier:
+        return
+    parties = int(os.environ["RELIABILITY_PARTIES"])
+    (Path(barrier) / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(Path(barrier).iterdir())) < parties and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 @asset(ins={"payload": AssetIn(input_manager_key=IO)})
@@ -54,7 +68,8 @@ def resources() -> dict[str, Any]:
 def main() -> int:
     result = materialize([payload, echo], resources=resources(), raise_on_error=False)
     echoed = result.output_for_node("echo") if result.success else None
-    print(json.dumps({"run_id": result.run_id, "success": result.success, "echo": echoed}))
+    digest = hashlib.sha256(echoed.encode()).hexdigest() if echoed is not None else None
+    print(json.dumps({"run_id": result.run_id, "success": result.success, "echo_sha256": digest}))
     return 0 if result.success else 1
 
 
