@@ -247,7 +247,9 @@ def parse_write_config(
     if "serialization_module" in config:
         module = config["serialization_module"]
         name = module.get("name", "pickle")
-        problems += _module_installed_problems(name, location)
+        problems += _module_installed_problems(name, location) or _dump_parameter_problems(
+            name, module.get("parameters", {}), location
+        )
         serialization = SerializationSpec(name, dict(module.get("parameters", {})), True)
     links = []
     for index, link in enumerate(config.get("link_to", [])):
@@ -548,6 +550,32 @@ def _sdk_parameters(method: str) -> dict[str, inspect.Parameter]:
         if name != "self"
         and parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
     }
+
+
+def _dump_parameter_problems(
+    name: str, parameters: Mapping[str, Any], location: Location
+) -> list[str]:
+    """Keyword arguments ``<module>.dump`` does not take (its first two are ours)."""
+    if not parameters:
+        return []
+    try:
+        signature = inspect.signature(importlib.import_module(name).dump)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return []
+    accepted = list(signature.parameters.values())[2:]
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in accepted):
+        return []  # e.g. dill hands unknown keywords on to its Pickler
+    known = sorted(parameter.name for parameter in accepted)
+    problems = []
+    for arg in parameters:
+        if arg not in known:
+            matches = difflib.get_close_matches(arg, known, n=1)
+            hint = f" (did you mean '{matches[0]}'?)" if matches else ""
+            problems.append(
+                f"{location}: {CONFIG_KEY}.serialization_module.parameters.{arg}: unknown "
+                f"argument of {name}.dump{hint}"
+            )
+    return problems
 
 
 def _module_installed_problems(name: str, location: Location) -> list[str]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dagster import AssetKey, Definitions, OpDefinition
+from dagster import AssetKey, Definitions, OpDefinition, StaticPartitionsDefinition
 
-from dagster_wandb_v2._contexts import LEGACY_CONFIG_KEY
+from dagster_wandb_v2._contexts import LEGACY_CONFIG_KEY, raw_config
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
 from dagster_wandb_v2.errors import WandbConfigurationError
@@ -42,14 +42,14 @@ def definition_problems(defs: Definitions) -> list[str]:
         key: assets_def.get_io_manager_key_for_asset_key(key)
         for key, assets_def in repository.assets_defs_by_key.items()
     }
-    partitioned = {
-        key: assets_def.partitions_def is not None
-        for key, assets_def in repository.assets_defs_by_key.items()
+    partitions_def_of = {
+        key: assets_def.partitions_def for key, assets_def in repository.assets_defs_by_key.items()
     }
     # Deprecated SourceAssets (external artifacts) are not in assets_defs_by_key.
     for key, source_asset in repository.source_assets_by_key.items():
         io_manager_of.setdefault(key, source_asset.get_io_manager_key())
-        partitioned.setdefault(key, source_asset.partitions_def is not None)
+        partitions_def_of.setdefault(key, source_asset.partitions_def)
+    partitioned = {key: value is not None for key, value in partitions_def_of.items()}
     problems: list[str] = []
     asset_node_names: set[str] = set()
     for assets_def in assets_defs:
@@ -90,6 +90,10 @@ def definition_problems(defs: Definitions) -> list[str]:
                 input_def.metadata,
                 location,
             )
+            if upstream is not None:
+                problems += _unknown_partition_problems(
+                    input_def.metadata, location, upstream, partitions_def_of.get(upstream)
+                )
     for job in repository.get_all_jobs():
         for op_def in _op_defs(job.graph.iterate_node_defs()):
             if op_def.name in asset_node_names:
@@ -150,10 +154,37 @@ def _location(side: Any, node_name: str, name: str, asset_key: AssetKey | None) 
     return Location("op", node_name, side, name)
 
 
+class _Quiet:
+    """A logger for :func:`raw_config` that keeps load-time validation silent."""
+
+    def warning(self, message: str) -> None:
+        del message
+
+
 def _check(parse: Any, metadata: Mapping[str, Any], location: Location) -> list[str]:
-    raw = metadata.get(CONFIG_KEY, metadata.get(LEGACY_CONFIG_KEY))
     try:
-        parse(raw)
+        parse(raw_config(metadata, location, _Quiet()))  # both metadata keys: an error
     except WandbConfigurationError as error:
         return error.problems
     return []
+
+
+def _unknown_partition_problems(
+    metadata: Mapping[str, Any], location: Location, upstream: AssetKey, partitions_def: Any
+) -> list[str]:
+    """Keys under ``partitions`` that a static upstream does not have (a typo would
+    otherwise silently fall back to ``"*"``)."""
+    raw = metadata.get(CONFIG_KEY, metadata.get(LEGACY_CONFIG_KEY))
+    configured = raw.get("partitions") if isinstance(raw, Mapping) else None
+    if not isinstance(partitions_def, StaticPartitionsDefinition) or not isinstance(
+        configured, Mapping
+    ):
+        return []
+    known = partitions_def.get_partition_keys()
+    listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+    return [
+        f"{location}: {CONFIG_KEY}.partitions.{key}: asset '{upstream.to_user_string()}' "
+        f"has no partition '{key}' (its partitions: {listed})"
+        for key in configured
+        if key != "*" and key not in known
+    ]
