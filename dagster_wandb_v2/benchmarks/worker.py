@@ -188,8 +188,7 @@ class DownloadCounter:
                 continue
             if record.get("route") != "download" or record.get("method") != "GET":
                 continue
-            parts = [part for part in str(record["path"]).split("/") if part]
-            md5 = parts[1] if len(parts) > 1 and parts[0] == "blobs" else ""
+            md5 = _digest_in_path(str(record["path"]))
             blob = self.blobs / md5[:2] / md5
             size = blob.stat().st_size if md5 and blob.exists() else 0
             counts["requests"] += 1
@@ -197,6 +196,19 @@ class DownloadCounter:
             if payload_md5 is not None and md5 == payload_md5:
                 counts["payload_bytes"] += size
         return counts
+
+
+def _digest_in_path(path: str) -> str:
+    """The MD5 a download path names: ``/blobs/<md5>/...`` (wandb 0.29) or the last MD5
+    segment of ``/artifactsV2/.../<md5>/...`` (wandb 0.30+), as the server resolves it."""
+    parts = [part for part in path.split("/") if part]
+
+    def is_md5(value: str) -> bool:
+        return len(value) == 32 and all(c in "0123456789abcdef" for c in value.lower())
+
+    if parts and parts[0] == "blobs":
+        return parts[1].lower() if len(parts) > 1 and is_md5(parts[1]) else ""
+    return next((part.lower() for part in reversed(parts[1:]) if is_md5(part)), "")
 
 
 # --- the two integrations behind one interface ----------------------------------------
