@@ -26,10 +26,11 @@ from dagster import InputContext, OutputContext
 
 from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2.cache import ArtifactCache
+from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache
 from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
 from dagster_wandb_v2.config import WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError
+from dagster_wandb_v2.serialization import MODULES
 from dagster_wandb_v2.write import BuiltArtifact
 
 INTEGRATION_TAG = "dagster_wandb"
@@ -117,9 +118,15 @@ class StepSession:
         )
         # The payload's digest, read from the draft: once logged, the SDK fetches the
         # manifest back from W&B on access (a query and a download per output).
-        payload_digest = None
+        payload_digest = artifact_digest = None
         if built.payload is not None and built.payload_name is not None:
-            payload_digest = str(built.artifact.manifest.entries[built.payload_name].digest)
+            entries = built.artifact.manifest.entries
+            payload_digest = str(entries[built.payload_name].digest)
+            # What a reader of the whole artifact gets (read.py: the first payload name).
+            if next(m.file_name for m in MODULES.values() if m.file_name in entries) == (
+                built.payload_name
+            ):
+                artifact_digest = str(built.artifact.manifest.digest())
         try:
             stored = run.log_artifact(built.artifact, all_aliases)
         except Exception as error:
@@ -130,6 +137,8 @@ class StepSession:
             ) from error
         if payload_digest is not None and built.payload is not None and built.payload_name:
             self.cache.seed_blob(payload_digest, built.payload_name, built.payload)
+            if artifact_digest is not None:
+                self.cache.seed_blob(artifact_digest, built.payload_name, built.payload, PAYLOADS)
         links = {}
         for link in spec.link_to:
             try:

@@ -4,6 +4,8 @@ Layout under ``<base_dir>/storage/wandb_artifacts_manager/``::
 
     blobs/<content digest>/<file name>    one file, content-addressed (payloads, get_path)
     artifacts/<artifact digest>/...        a whole downloaded artifact
+    payloads/<artifact digest>/<file name> an artifact's serialized payload (a hard link to
+                                           its blob), found without fetching the manifest
     runs/<W&B run id>/...                  W&B run directories
     sdk-artifacts/<name:version>/...       the SDK's own downloads (``Artifact.get``)
     tmp/                                   fills in progress (renamed into place when done)
@@ -29,7 +31,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 LAST_EVICTION_MARKER = ".last_eviction"
-SECTIONS = ("blobs", "artifacts", "runs", "sdk-artifacts")
+SECTIONS = ("blobs", "artifacts", "runs", "sdk-artifacts", "payloads")
+PAYLOADS = "payloads"
+"""Section indexing payloads by artifact digest: ``use_artifact`` gives that digest, while
+the payload's own digest needs the manifest, which the SDK fetches (a query, a download)."""
 STALE_TMP_SECONDS = 24 * 3600
 """A ``tmp/`` entry untouched this long was left by a process that died; it is removed."""
 
@@ -86,28 +91,30 @@ class ArtifactCache:
         _touch(path)
         return path
 
-    def blob_path(self, digest: str, file_name: str) -> Path | None:
+    def blob_path(self, digest: str, file_name: str, section: str = "blobs") -> Path | None:
         """The cached file with this content digest, or ``None``."""
         if not self.enabled:
             return None
-        entry = self.root / "blobs" / safe_key(digest)
+        entry = self.root / section / safe_key(digest)
         path = entry / file_name
         if path.is_file():
             _touch(entry)
             return path
         return None
 
-    def blob(self, digest: str, file_name: str, fill: Callable[[Path], Path]) -> Path:
+    def blob(
+        self, digest: str, file_name: str, fill: Callable[[Path], Path], section: str = "blobs"
+    ) -> Path:
         """The file with this content digest; ``fill(directory)`` produces it on a miss.
 
         ``fill`` must write the file in ``directory`` and return its path.
         """
-        cached = self.blob_path(digest, file_name)
+        cached = self.blob_path(digest, file_name, section)
         if cached is not None:
             return cached
         if not self.enabled:
             return fill(self.scratch_dir())
-        entry = self._section("blobs") / safe_key(digest)
+        entry = self._section(section) / safe_key(digest)
         with self._staging() as staging:
             produced = fill(staging)
             if produced.name != file_name:
@@ -116,9 +123,9 @@ class ArtifactCache:
         _touch(entry)
         return entry / file_name
 
-    def seed_blob(self, digest: str, file_name: str, source: Path) -> None:
+    def seed_blob(self, digest: str, file_name: str, source: Path, section: str = "blobs") -> None:
         """Put a file this process just wrote into the cache (hard link when possible)."""
-        if not self.enabled or self.blob_path(digest, file_name) is not None:
+        if not self.enabled or self.blob_path(digest, file_name, section) is not None:
             return
 
         def link_or_copy(directory: Path) -> Path:
@@ -129,7 +136,7 @@ class ArtifactCache:
                 shutil.copyfile(source, target)
             return target
 
-        self.blob(digest, file_name, link_or_copy)
+        self.blob(digest, file_name, link_or_copy, section)
 
     def artifact_dir(self, digest: str, fill: Callable[[Path], None]) -> Path:
         """A whole artifact's files; ``fill(directory)`` downloads them on a miss."""

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2.cache import ArtifactCache
+from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache
 from dagster_wandb_v2.client import ArtifactEntry, StoredArtifact, WandbRun, entry_paths
 from dagster_wandb_v2.config import CONFIG_KEY, PartitionReadSpec
 from dagster_wandb_v2.errors import (
@@ -120,26 +120,46 @@ def _get_file(
 def _whole(
     artifact: StoredArtifact, cache: ArtifactCache, signing_key: str | None, location: Location
 ) -> Any:
-    entries = artifact.manifest.entries
-    module = next((m for m in MODULES.values() if m.file_name in entries), None)
-    if module is not None:
+    # A payload already cached under the artifact's digest needs no manifest (whose fetch
+    # is a query and a download): a re-read, or a read where the artifact was written.
+    cached = next(
+        (
+            (m, path)
+            for m in MODULES.values()
+            if (path := cache.blob_path(artifact.digest, m.file_name, PAYLOADS)) is not None
+        ),
+        None,
+    )
+    if cached is not None:
+        module, payload = cached
+    else:
+        entries = artifact.manifest.entries
+        found = next((m for m in MODULES.values() if m.file_name in entries), None)
+        if found is None:
+            return _whole_artifact(artifact, cache, location)
+        module = found
         entry = artifact.get_entry(module.file_name)
         payload = cache.blob(
             str(entries[module.file_name].digest),
             module.file_name,
             lambda directory: _downloaded(entry, directory, artifact.name, location),
         )
-        if signing_key:
-            try:
-                verify_payload(
-                    payload,
-                    signing_key,
-                    artifact.metadata.get(SIGNATURE_METADATA_KEY),
-                    artifact.name,
-                )
-            except WandbSerializationError as error:
-                raise WandbSerializationError(f"{location}: {error}") from None
-        return module.load(payload)
+        cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS)
+    if signing_key:
+        try:
+            verify_payload(
+                payload,
+                signing_key,
+                artifact.metadata.get(SIGNATURE_METADATA_KEY),
+                artifact.name,
+            )
+        except WandbSerializationError as error:
+            raise WandbSerializationError(f"{location}: {error}") from None
+    return module.load(payload)
+
+
+def _whole_artifact(artifact: StoredArtifact, cache: ArtifactCache, location: Location) -> Any:
+    """An artifact without a serialized payload: downloaded whole, verified, returned."""
 
     def download_into(target: Path) -> None:
         _downloaded(artifact, target, artifact.name, location)
