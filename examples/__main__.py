@@ -166,6 +166,9 @@ def run_examples(instance: DagsterInstance) -> list[str]:
 def main() -> int:
     started = time.monotonic()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Where the SDK itself downloads when asset code calls ``artifact.get(...)`` on an
+    # artifact it received (the SDK's default is ./artifacts in the working directory).
+    os.environ.setdefault("WANDB_ARTIFACT_DIR", str(DATA_DIR / "wandb-artifacts"))
     with wandb_backend() as backend:
         print(f"W&B backend: {backend}", flush=True)
         (DATA_DIR / "dagster").mkdir(exist_ok=True)
