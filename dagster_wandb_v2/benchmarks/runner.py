@@ -27,29 +27,14 @@ WORKER = Path(__file__).with_name("worker.py")
 def wandb_environment(base_url: str, api_key: str, root: Path) -> dict[str, str]:
     """``WANDB_*`` variables for one worker: quiet, offline from everything but the server.
 
-    The same as ``dagster_wandb_v2.testing.pytest_plugin.local_wandb_environment`` (which
-    imports pytest), plus ``NETRC``: the legacy ``wandb.login`` writes credentials there.
+    The same environment the test fixtures use (``NETRC`` included: the legacy
+    ``wandb.login`` writes credentials there), with its directories created.
     """
-    environment = {
-        "WANDB_BASE_URL": base_url,
-        "WANDB_API_KEY": api_key,
-        "WANDB_MODE": "online",
-        "WANDB_SILENT": "true",
-        "WANDB_CONSOLE": "off",
-        "WANDB_DISABLE_GIT": "true",
-        "WANDB_DISABLE_CODE": "true",
-        "WANDB__DISABLE_STATS": "true",
-        "WANDB__DISABLE_MACHINE_INFO": "true",
-        "WANDB_DIR": str(root / "wandb-dir"),
-        "WANDB_CACHE_DIR": str(root / "wandb-cache"),
-        "WANDB_CONFIG_DIR": str(root / "wandb-config"),
-        "WANDB_DATA_DIR": str(root / "wandb-data"),
-        "WANDB_ARTIFACT_DIR": str(root / "wandb-artifacts"),
-    }
-    for key, value in environment.items():
-        if key.endswith("_DIR"):
-            Path(value).mkdir(parents=True, exist_ok=True)
-    environment["NETRC"] = str(root / "netrc")
+    from dagster_wandb_v2.testing.server import DIRECTORY_VARIABLES, sdk_environment
+
+    environment = sdk_environment(base_url, api_key, root)
+    for key in DIRECTORY_VARIABLES:
+        Path(environment[key]).mkdir(parents=True, exist_ok=True)
     return environment
 
 
