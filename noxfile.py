@@ -30,7 +30,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the legacy dagster-wandb (not run by default; about 40 minutes).
+    """Benchmarks against the legacy dagster-wandb (not run by default; about 45 minutes).
 
     ``nox -s bench -- --quick`` checks the harness in about a minute. See docs/benchmarks.md.
     """
