@@ -261,3 +261,28 @@ def test_op_input_without_name_is_an_error(fake_wandb: FakeWandb) -> None:
         r"wandb_artifact_configuration\.name: required",
     ):
         read_job.execute_in_process()
+
+
+def test_cached_payload_is_read_without_fetching_the_manifest(
+    fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payload index (by artifact digest) spares the manifest fetch on a cache hit."""
+    from dagster_wandb_v2.testing.fake import FakeArtifact
+
+    manifest_reads: list[str] = []
+    original = FakeArtifact.manifest
+
+    def counting_manifest(self: FakeArtifact) -> Any:
+        manifest_reads.append(self.name)
+        return original.fget(self)  # type: ignore[attr-defined]
+
+    @asset(ins={"numbers": AssetIn(input_manager_key=IO)})
+    def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    assert materialize([numbers], resources=fake_wandb_resources).success  # seeds the cache
+    monkeypatch.setattr(FakeArtifact, "manifest", property(counting_manifest))
+    result = materialize([numbers, total], resources=fake_wandb_resources, selection=[total])
+    assert result.output_for_node("total") == 6
+    assert manifest_reads == []
+    assert fake_wandb.downloaded_bytes == 0
