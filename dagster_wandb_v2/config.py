@@ -33,6 +33,15 @@ from typing_extensions import NotRequired, TypedDict
 
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.errors import WandbConfigurationError
+from dagster_wandb_v2.wandb_rules import (
+    VALID_NAME,
+    VERSION,
+    alias_problem,
+    artifact_name_problem,
+    case_clashes,
+    registry_problem,
+    type_problem,
+)
 
 CONFIG_KEY = "wandb_artifact_configuration"
 """The metadata key under which users put their configuration."""
@@ -126,10 +135,8 @@ READ_KEYS = frozenset(
 
 _ADAPTER: TypeAdapter[WandbArtifactConfiguration] = TypeAdapter(WandbArtifactConfiguration)
 
-# W&B's own rules (see wandb.sdk.artifacts._validators).
-ARTIFACT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]+$")
-ARTIFACT_NAME_MAX_LENGTH = 128
-_VERSION_PATTERN = re.compile(r"^v\d+$")
+ARTIFACT_NAME_PATTERN = VALID_NAME
+"""The characters W&B accepts in an artifact name (see :mod:`dagster_wandb_v2.wandb_rules`)."""
 _REGISTRY_PATH_PATTERN = re.compile(
     r"^(?:(?P<org>[A-Za-z0-9_.-]+)/)?wandb-registry-(?P<registry>[A-Za-z0-9_.-]+)/"
     r"(?P<collection>[A-Za-z0-9_.-]+)$"
@@ -240,8 +247,11 @@ def parse_write_config(
     problems += _name_problems(
         config, location, names_artifact_from_asset_key, name_optional=value_is_artifact
     )
-    for alias in config.get("aliases", []):
-        problems += _alias_problems(alias, location, "aliases")
+    problems += _aliases_problems(config.get("aliases", []), location)
+    if config.get("type") is not None:
+        type_reason = type_problem(config["type"])
+        if type_reason:
+            problems.append(f"{location}: {CONFIG_KEY}.type: {type_reason}")
     problems += _sdk_kwargs_problems(config, location)
     serialization = SerializationSpec()
     if "serialization_module" in config:
@@ -277,14 +287,23 @@ def parse_write_config(
 def _link_problems(link: RegistryLink, index: int, location: Location) -> list[str]:
     prefix = f"{CONFIG_KEY}.link_to.{index}"
     problems = []
-    if not _REGISTRY_PATH_PATTERN.match(link["target_path"]):
+    match = _REGISTRY_PATH_PATTERN.match(link["target_path"])
+    if match is None:
         problems.append(
             f"{location}: {prefix}.target_path: '{link['target_path']}' is not a registry path; "
             "expected 'wandb-registry-<registry>/<collection>' (e.g. "
             "'wandb-registry-model/my_model'), optionally prefixed by '<org>/'"
         )
-    for alias in link.get("aliases", []):
-        problems += _alias_problems(alias, location, "aliases", prefix=prefix)
+    else:
+        registry_reason = registry_problem(match["registry"])
+        if registry_reason:
+            problems.append(f"{location}: {prefix}.target_path: {registry_reason}")
+        collection_reason = artifact_name_problem(match["collection"])
+        if collection_reason:
+            problems.append(
+                f"{location}: {prefix}.target_path: registry collection: {collection_reason}"
+            )
+    problems += _aliases_problems(link.get("aliases", []), location, prefix=prefix)
     return problems
 
 
@@ -361,19 +380,8 @@ def parse_read_config(
 
 def validate_artifact_name(name: str, location: Location, key: str) -> list[str]:
     """Problems with ``name`` as a W&B artifact name (empty list when valid)."""
-    if not name:
-        return [f"{location}: {key}: artifact name must not be empty"]
-    if len(name) > ARTIFACT_NAME_MAX_LENGTH:
-        return [
-            f"{location}: {key}: artifact name '{name}' is longer than "
-            f"{ARTIFACT_NAME_MAX_LENGTH} characters"
-        ]
-    if not ARTIFACT_NAME_PATTERN.match(name):
-        return [
-            f"{location}: {key}: invalid artifact name '{name}': W&B allows only letters, "
-            "digits, '-', '_' and '.'"
-        ]
-    return []
+    problem = artifact_name_problem(name)
+    return [f"{location}: {key}: {problem}"] if problem else []
 
 
 def _validate_shape(raw: object, location: Location) -> WandbArtifactConfiguration:
@@ -481,13 +489,18 @@ def _selector_problems(
             "(neither returns the whole artifact)"
         )
     version = config.get("version")
-    if version is not None and not _VERSION_PATTERN.match(version):
+    if version is not None and not VERSION.match(version):
         problems.append(
             f"{location}: {prefix}.version: '{version}' is not a version; W&B versions look "
             "like 'v0', 'v3'"
         )
     alias = config.get("alias")
-    if alias is not None:
+    if alias is not None and VERSION.match(alias):
+        problems.append(
+            f"{location}: {prefix}.alias: '{alias}' is a version, not an alias; use "
+            f"'version': '{alias}'"
+        )
+    elif alias is not None:
         problems += _alias_problems(alias, location, "alias", prefix=prefix)
     return problems
 
@@ -495,15 +508,24 @@ def _selector_problems(
 def _alias_problems(
     alias: str, location: Location, key: str, prefix: str = CONFIG_KEY
 ) -> list[str]:
-    if not alias:
-        return [f"{location}: {prefix}.{key}: an alias must not be empty"]
-    bad = [char for char in ("/", ":") if char in alias]
-    if bad:
-        return [
-            f"{location}: {prefix}.{key}: invalid alias '{alias}': W&B aliases cannot contain "
-            f"{' or '.join(repr(char) for char in bad)}"
-        ]
-    return []
+    problem = alias_problem(alias)
+    return [f"{location}: {prefix}.{key}: {problem}"] if problem else []
+
+
+def _aliases_problems(
+    aliases: Sequence[str], location: Location, prefix: str = CONFIG_KEY
+) -> list[str]:
+    """Every alias of a list checked, plus W&B's one alias per letter case per collection
+    (``latest`` is always added)."""
+    problems = []
+    for alias in aliases:
+        problems += _alias_problems(alias, location, "aliases", prefix=prefix)
+    for first, second in case_clashes([*aliases, "latest"]):
+        problems.append(
+            f"{location}: {prefix}.aliases: '{first}' and '{second}' differ only in letter "
+            "case; W&B keeps one alias per letter case in a collection"
+        )
+    return problems
 
 
 def _sdk_kwargs_problems(config: Mapping[str, Any], location: Location) -> list[str]:

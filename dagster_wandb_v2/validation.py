@@ -13,13 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dagster import AssetKey, Definitions, OpDefinition, StaticPartitionsDefinition
+from dagster import (
+    AssetKey,
+    Definitions,
+    MultiPartitionsDefinition,
+    OpDefinition,
+    StaticPartitionsDefinition,
+)
 
 from dagster_wandb_v2._contexts import LEGACY_CONFIG_KEY, raw_config
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+from dagster_wandb_v2.naming import asset_artifact_name, partition_artifact_name
 
 
 def validate_definitions(defs: Definitions) -> None:
@@ -52,6 +59,7 @@ def definition_problems(defs: Definitions) -> list[str]:
     partitioned = {key: value is not None for key, value in partitions_def_of.items()}
     problems: list[str] = []
     asset_node_names: set[str] = set()
+    asset_of_artifact: dict[str, AssetKey] = {}
     for assets_def in assets_defs:
         node_def = assets_def.node_def if assets_def.is_executable else None
         if not isinstance(node_def, OpDefinition):
@@ -69,6 +77,16 @@ def definition_problems(defs: Definitions) -> list[str]:
                 output_def.metadata,
                 location,
             )
+            if asset_key is not None:
+                problems += _shared_name_problems(location, asset_key, assets_def.partitions_def)
+                artifact = asset_artifact_name(asset_key)
+                other = asset_of_artifact.setdefault(artifact, asset_key)
+                if other != asset_key:
+                    problems.append(
+                        f"{location}: assets '{other.to_user_string()}' and "
+                        f"'{asset_key.to_user_string()}' would both be written to the W&B "
+                        f"artifact '{artifact}'; rename one of the assets"
+                    )
         for input_def in node_def.input_defs:
             upstream = assets_def.keys_by_input_name.get(input_def.name)
             managed = input_def.input_manager_key in wandb_keys or (
@@ -188,3 +206,35 @@ def _unknown_partition_problems(
         for key in configured
         if key != "*" and key not in known
     ]
+
+
+def _shared_name_problems(
+    location: Location, asset_key: AssetKey, partitions_def: Any
+) -> list[str]:
+    """Static partitions whose artifact names coincide (one would overwrite the other).
+
+    Names keep valid keys unchanged and give other keys a hashed name, so a key spelled like
+    another key's hashed name (``a-b-7dbde9`` next to ``a b``) shares its artifact. Static
+    keys are known at load time; dynamic ones are not.
+    """
+    static = isinstance(partitions_def, StaticPartitionsDefinition) or (
+        isinstance(partitions_def, MultiPartitionsDefinition)
+        and all(
+            isinstance(dimension.partitions_def, StaticPartitionsDefinition)
+            for dimension in partitions_def.partitions_defs
+        )
+    )
+    if not static:
+        return []
+    base_name = asset_artifact_name(asset_key)
+    first_key_of: dict[str, str] = {}
+    problems = []
+    for key in partitions_def.get_partition_keys():
+        name = partition_artifact_name(base_name, key)
+        first = first_key_of.setdefault(name, str(key))
+        if first != str(key):
+            problems.append(
+                f"{location}: partitions '{first}' and '{key}' would both be written to the W&B "
+                f"artifact '{name}'; rename one of the partition keys"
+            )
+    return problems

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import itertools
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -318,8 +319,7 @@ class FakeWandb:
         name = artifact.name.split(":")[0]
         _check_name(name)
         for alias in aliases:
-            if not alias or "/" in alias or ":" in alias:
-                raise ValueError(f"Invalid alias {alias!r}: aliases cannot contain '/' or ':'")
+            _check_alias(alias)
         artifact.finalize()
         digest = artifact.manifest.digest()
         with self._lock:
@@ -503,6 +503,18 @@ def _check_name(name: str) -> None:
         raise ValueError(
             "Artifact name may only contain alphanumeric characters, dashes, underscores, "
             f"and dots. Invalid name: {name!r}"
+        )
+
+
+def _check_alias(alias: str) -> None:
+    """Refuse the aliases W&B refuses (as the local server does)."""
+    if not alias or len(alias) > 128:
+        raise ValueError(f"Invalid alias {alias!r}: aliases must be 1-128 characters")
+    if "/" in alias or ":" in alias:
+        raise ValueError(f"Invalid alias {alias!r}: aliases cannot contain '/' or ':'")
+    if re.match(r"^v\d+$", alias):
+        raise ValueError(
+            f"Invalid alias {alias!r}: aliases of the form 'v<number>' are reserved for versions"
         )
 
 

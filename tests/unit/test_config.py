@@ -535,3 +535,87 @@ def test_mypy_reports_typos_and_wrong_types_in_annotated_configs() -> None:
     assert 'Extra key "alises" for TypedDict "WandbArtifactConfiguration"' in output
     assert 'TypedDict item "aliases" has type "list[str]"' in output
     assert result.returncode == 1, output
+
+
+# --- W&B's alias, type and registry rules, at load time ----------------------------------
+
+
+@pytest.mark.parametrize("alias", ["v0", "v2", "v10"])
+def test_an_output_alias_that_looks_like_a_version_is_refused(alias: str) -> None:
+    assert write_problems({"type": "model", "aliases": [alias]}) == [
+        f"{WHERE_OUT}.aliases: invalid alias '{alias}': W&B reserves 'v<number>' for the version "
+        "numbers it gives itself (v0, v1, ...)"
+    ]
+
+
+def test_latest_and_version_like_words_are_fine_aliases() -> None:
+    spec = parse_write_config(
+        {"type": "model", "aliases": ["latest", "v2-candidate", "version2"]},
+        ASSET_OUT,
+        names_artifact_from_asset_key=True,
+    )
+    assert spec.aliases == ("latest", "v2-candidate", "version2")
+
+
+def test_aliases_differing_only_in_case_are_refused() -> None:
+    assert write_problems({"type": "model", "aliases": ["Best", "best", "LATEST"]}) == [
+        f"{WHERE_OUT}.aliases: 'Best' and 'best' differ only in letter case; W&B keeps one "
+        "alias per letter case in a collection",
+        f"{WHERE_OUT}.aliases: 'LATEST' and 'latest' differ only in letter case; W&B keeps one "
+        "alias per letter case in a collection",
+    ]
+
+
+def test_an_alias_longer_than_128_characters_is_refused() -> None:
+    assert write_problems({"type": "model", "aliases": ["a" * 129]}) == [
+        f"{WHERE_OUT}.aliases: alias '{'a' * 20}...' is longer than 128 characters"
+    ]
+
+
+def test_an_input_alias_that_is_a_version_says_to_use_version() -> None:
+    assert read_problems({"alias": "v3"}) == [
+        f"{WHERE_IN}.alias: 'v3' is a version, not an alias; use 'version': 'v3'"
+    ]
+    assert read_problems({"partitions": {"red": {"alias": "v1"}}}) == [
+        f"{WHERE_IN}.partitions.red.alias: 'v1' is a version, not an alias; use 'version': 'v1'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("artifact_type", "reason"),
+    [
+        (
+            "my dataset",
+            "invalid artifact type 'my dataset': W&B allows only letters, digits, '-', '_' and '.'",
+        ),
+        (
+            "wandb-history",
+            "Artifact type 'wandb-history' is reserved for internal use. Please "
+            "use a different type.",
+        ),
+        ("job", "Artifact type 'job' is reserved for internal use. Please use a different type."),
+    ],
+)
+def test_artifact_types_w_and_b_refuses(artifact_type: str, reason: str) -> None:
+    assert write_problems({"type": artifact_type}) == [f"{WHERE_OUT}.type: {reason}"]
+
+
+def test_registry_link_collection_and_registry_names_are_checked() -> None:
+    problems = write_problems(
+        {
+            "type": "model",
+            "link_to": [
+                {"target_path": "wandb-registry-model/" + "c" * 129},
+                {"target_path": "wandb-registry-" + "r" * 120 + "/ok"},
+                {"target_path": "wandb-registry-model/ok", "aliases": ["v1"]},
+            ],
+        }
+    )
+    assert problems == [
+        f"{WHERE_OUT}.link_to.0.target_path: registry collection: artifact name "
+        f"'{'c' * 129}' is longer than 128 characters",
+        f"{WHERE_OUT}.link_to.1.target_path: Invalid registry name '{'r' * 120}', must be 113 "
+        "characters or less",
+        f"{WHERE_OUT}.link_to.2.aliases: invalid alias 'v1': W&B reserves 'v<number>' for the "
+        "version numbers it gives itself (v0, v1, ...)",
+    ]

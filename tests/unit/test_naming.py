@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import hashlib
 import itertools
 import string
+from pathlib import Path
 
 import pytest
 from dagster import AssetKey, MultiPartitionKey
@@ -17,7 +19,9 @@ from dagster_wandb_v2.naming import (
     partition_artifact_name,
     partition_segments,
     sanitize_segment,
+    shorten,
 )
+from dagster_wandb_v2.wandb_rules import max_name_length
 
 
 def test_docstring_examples_are_right() -> None:
@@ -107,3 +111,87 @@ def test_legacy_partition_artifact_name() -> None:
     key = MultiPartitionKey({"date": "2024-01-01", "color": "blue"})
     assert legacy_partition_artifact_name("my_asset", key) == "my_asset.blue-2024-01-01"
     assert legacy_partition_artifact_name("my_asset", "a|b|c") == "my_asset.a-b-c"
+
+
+# --- every derived name is a valid W&B name ------------------------------------------------
+
+
+def _sdk_accepts(name: str) -> bool:
+    from wandb.sdk.artifacts._validators import validate_artifact_name
+
+    try:
+        validate_artifact_name(name)
+    except ValueError:
+        return False
+    return ARTIFACT_NAME_PATTERN.match(name) is not None
+
+
+S3_KEY = "s3://my-bucket/raw/" + "year=2024/month=01/day=01/" * 5 + "part-00000.parquet"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        partition_artifact_name("raw", S3_KEY),
+        partition_artifact_name("x" * 128, "2024-01-01"),
+        partition_artifact_name("x", MultiPartitionKey({"a": S3_KEY, "b": S3_KEY + "/2"})),
+        asset_artifact_name(AssetKey(["team_" + "x" * 130, "table"])),
+        asset_artifact_name(AssetKey(["s3://bucket", "a b", "é"])),
+        legacy_partition_artifact_name("raw", S3_KEY),
+        legacy_partition_artifact_name("x" * 128, "a|b"),
+    ],
+)
+def test_derived_names_are_valid_for_the_sdk_and_the_server(name: str) -> None:
+    assert _sdk_accepts(name), name
+
+
+def test_a_long_name_keeps_its_head_and_tail_around_a_hash_of_the_whole() -> None:
+    name = partition_artifact_name("raw", S3_KEY)
+    full = "raw." + sanitize_segment(S3_KEY)
+    assert len(full) > 128 and len(name) == 128
+    digest = hashlib.sha1(full.encode()).hexdigest()[:12]
+    assert name == f"{full[:64]}-{digest}-{full[-50:]}"
+    assert name == partition_artifact_name("raw", S3_KEY)  # deterministic
+
+
+def test_long_names_that_share_head_and_tail_stay_apart() -> None:
+    keys = [f"s3://bucket/{index:04d}/" + "folder/" * 30 + "file.parquet" for index in range(500)]
+    names = {partition_artifact_name("raw", key) for key in keys}
+    assert len(names) == len(keys)
+
+
+def test_names_that_fit_are_unchanged() -> None:
+    assert shorten("x" * 128) == "x" * 128
+    assert partition_artifact_name("x" * 120, "2024-01") == "x" * 120 + ".2024-01"
+    assert asset_artifact_name(AssetKey(["my-team", "model.v1"])) == "my-team__model.v1"
+
+
+def test_asset_key_components_are_sanitized_one_by_one() -> None:
+    assert asset_artifact_name(AssetKey(["s3://bucket", "raw"])) == (
+        f"{sanitize_segment('s3://bucket')}__raw"
+    )
+
+
+def test_dots_inside_one_dimension_keep_multi_dimensional_keys_apart() -> None:
+    first = MultiPartitionKey({"model": "a.b", "version": "c"})
+    second = MultiPartitionKey({"model": "a", "version": "b.c"})
+    assert partition_artifact_name("x", first) != partition_artifact_name("x", second)
+    assert (
+        partition_artifact_name("x", first) == f"x.{sanitize_segment('a.b', dots_allowed=False)}.c"
+    )
+    # A single-dimension key keeps its dots (the legacy package's names).
+    assert partition_artifact_name("x", "v1.2") == "x.v1.2"
+
+
+def test_the_length_limit_is_the_sdks() -> None:
+    from wandb.sdk.artifacts._validators import NAME_MAXLEN
+
+    assert max_name_length() == NAME_MAXLEN == 128
+
+
+def test_the_readme_example_of_a_long_name_is_right() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"`{partition_artifact_name('raw', S3_KEY)}`" in readme
+    assert '`"s3://my-bucket/raw/" + "year=2024/month=01/day=01/" * 5 + "part-00000.parquet"`' in (
+        readme
+    )

@@ -13,6 +13,7 @@ from dagster import (
     Definitions,
     In,
     InMemoryIOManager,
+    MultiPartitionsDefinition,
     Out,
     SourceAsset,
     StaticPartitionsDefinition,
@@ -328,4 +329,67 @@ def test_io_manager_under_another_key_is_recognised(fake_wandb: FakeWandb, tmp_p
     defs = Definitions(assets=[typo], resources={"artifacts": manager})
     assert definition_problems(defs) == [
         f"asset 'typo', output 'result': {KEY}.alises: unknown key (did you mean 'aliases'?)"
+    ]
+
+
+# --- static partitions whose artifact names coincide -------------------------------------
+
+
+def test_static_partitions_sharing_an_artifact_name_are_reported(
+    resources: dict[str, Any],
+) -> None:
+    keys = StaticPartitionsDefinition(["a b", "a-b-7dbde9", "c"])
+
+    @asset(partitions_def=keys, metadata=_config(type="dataset"), io_manager_key=IO)
+    def clashing() -> int:
+        return 1
+
+    assert definition_problems(Definitions(assets=[clashing], resources=resources)) == [
+        "asset 'clashing', output 'result': partitions 'a b' and 'a-b-7dbde9' would both be "
+        "written to the W&B artifact 'clashing.a-b-7dbde9'; rename one of the partition keys"
+    ]
+
+
+def test_static_partitions_with_distinct_names_and_other_partitions_pass(
+    resources: dict[str, Any],
+) -> None:
+    dims = MultiPartitionsDefinition(
+        {
+            "model": StaticPartitionsDefinition(["a", "a.b"]),
+            "version": StaticPartitionsDefinition(["b.c", "c"]),
+        }
+    )
+
+    @asset(partitions_def=dims, metadata=_config(type="dataset"), io_manager_key=IO)
+    def scores() -> int:
+        return 1
+
+    @asset(
+        partitions_def=DailyPartitionsDefinition("2024-01-01"),
+        metadata=_config(type="dataset"),
+        io_manager_key=IO,
+    )
+    def daily() -> int:
+        return 1
+
+    assert definition_problems(Definitions(assets=[scores, daily], resources=resources)) == []
+
+
+def test_assets_sharing_an_artifact_name_are_reported(resources: dict[str, Any]) -> None:
+    @multi_asset(
+        outs={
+            "nested": AssetOut(
+                key=["team", "model"], metadata=_config(type="model"), io_manager_key=IO
+            ),
+            "flat": AssetOut(
+                key=["team__model"], metadata=_config(type="model"), io_manager_key=IO
+            ),
+        }
+    )
+    def both() -> tuple[int, int]:
+        return 1, 2
+
+    assert definition_problems(Definitions(assets=[both], resources=resources)) == [
+        "asset 'team__model', output 'flat': assets 'team/model' and 'team__model' would both "
+        "be written to the W&B artifact 'team__model'; rename one of the assets"
     ]
