@@ -160,9 +160,27 @@ class WandbClient(Protocol):
 
 
 def entry_paths(artifact: StoredArtifact) -> list[str]:
-    """The file paths stored in ``artifact`` (for error messages)."""
+    """The file paths stored in ``artifact`` (what ``get_path`` takes)."""
     entries: Mapping[str, Any] = artifact.manifest.entries
     return sorted(str(path) for path in entries)
+
+
+def object_names(artifact: StoredArtifact) -> list[str]:
+    """The names of the W&B objects stored in ``artifact`` (what ``get`` takes).
+
+    W&B stores an object added as ``artifact.add(table, "Table")`` in the file
+    ``Table.table.json``; ``get("Table")`` finds it by the object type's suffix. The
+    suffixes come from the wandb SDK (``WBValue.with_suffix``), as in ``Artifact.get``.
+    """
+    from wandb.sdk.data_types.base_types.wb_value import WBValue
+
+    suffixes = {wb_class.with_suffix("") for wb_class in WBValue.type_mapping().values()}
+    names = set()
+    for path in entry_paths(artifact):
+        for suffix in suffixes:
+            if suffix and path.endswith(suffix) and len(path) > len(suffix):
+                names.add(path[: -len(suffix)])
+    return sorted(names)
 
 
 # --- the wandb SDK implementation -----------------------------------------------------
@@ -255,9 +273,7 @@ class _SdkRun:
             return cast(StoredArtifact, self._run.use_artifact(qualified_name))
         except Exception as error:
             if self._exists(qualified_name) is False:
-                raise WandbArtifactNotFoundError(
-                    qualified_name, "check the entity, project, name and alias or version"
-                ) from error
+                raise WandbArtifactNotFoundError(qualified_name) from error
             raise
 
     def _exists(self, qualified_name: str) -> bool | None:

@@ -26,13 +26,21 @@ class WandbConfigurationError(WandbArtifactsIOManagerError):
 
 
 class WandbArtifactNotFoundError(WandbArtifactsIOManagerError):
-    """The artifact (or alias/version) that was looked up does not exist."""
+    """The artifact (or alias/version) that was looked up does not exist.
 
-    def __init__(self, qualified_name: str, detail: str = "") -> None:
+    One message names where the read happened, the artifact looked up, and what to check::
+
+        asset 'reader', input 'labels': W&B artifact 'me/proj/labels:gold' was not found.
+        It is the artifact of asset 'labels'; check that ...
+    """
+
+    def __init__(self, qualified_name: str, detail: str = "", location: object = None) -> None:
         self.qualified_name = qualified_name
         message = f"W&B artifact '{qualified_name}' was not found"
+        if location is not None:
+            message = f"{location}: {message}"
         if detail:
-            message += f": {detail}"
+            message += f". {detail}"
         super().__init__(message)
 
 

@@ -47,8 +47,16 @@ from pydantic import Field, PrivateAttr
 from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2.cache import ArtifactCache
-from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
-from dagster_wandb_v2.errors import WandbArtifactsIOManagerError
+from dagster_wandb_v2.config import (
+    CONFIG_KEY,
+    PartitionReadSpec,
+    parse_read_config,
+    parse_write_config,
+)
+from dagster_wandb_v2.errors import (
+    WandbArtifactNotFoundError,
+    WandbArtifactsIOManagerError,
+)
 from dagster_wandb_v2.metadata import artifact_source_metadata, materialization_metadata
 from dagster_wandb_v2.naming import (
     asset_artifact_name,
@@ -219,24 +227,31 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         base_name = asset_artifact_name(context.asset_key) if context.has_asset_key else spec.name
         assert base_name is not None
         prefix = f"{run.entity}/{run.project}"
+        asset = context.asset_key.to_user_string() if context.has_asset_key else None
+
+        def read(name: str, read_spec: PartitionReadSpec, partition_key: str | None) -> Any:
+            qualified_name = f"{prefix}/{name}:{read_spec.qualifier}"
+            try:
+                return read_artifact(
+                    run, session.cache, qualified_name, read_spec, location, self.signing_key
+                )
+            except WandbArtifactNotFoundError:
+                detail = _missing_artifact_hint(asset, name, prefix, read_spec, partition_key)
+                raise WandbArtifactNotFoundError(qualified_name, detail, location) from None
+
         if not partitioned:
+            partition_key = None
             if context.has_partition_key and not context.has_asset_key:
-                base_name = partition_artifact_name(base_name, context.partition_key)
-            qualified_name = f"{prefix}/{base_name}:{spec.qualifier}"
-            return read_artifact(
-                run, session.cache, qualified_name, spec, location, self.signing_key
-            )
+                partition_key = context.partition_key
+                base_name = partition_artifact_name(base_name, partition_key)
+            return read(base_name, spec, partition_key)
         name_for = partition_artifact_name
         if spec.legacy_partition_names:
             name_for = legacy_partition_artifact_name
         keys = _contexts.ordered_partition_keys(context)
 
         def read_partition(key: str) -> Any:
-            partition_spec = spec.for_partition(key)
-            qualified_name = f"{prefix}/{name_for(base_name, key)}:{partition_spec.qualifier}"
-            return read_artifact(
-                run, session.cache, qualified_name, partition_spec, location, self.signing_key
-            )
+            return read(name_for(base_name, key), spec.for_partition(key), key)
 
         if len(keys) == 1:
             return read_partition(keys[0])
@@ -244,6 +259,29 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-read") as pool:
             values = list(pool.map(read_partition, keys))
         return dict(zip(keys, values, strict=True))
+
+
+def _missing_artifact_hint(
+    asset: str | None, name: str, prefix: str, spec: PartitionReadSpec, partition_key: str | None
+) -> str:
+    """What to check when the artifact ``name`` is not in W&B project ``prefix``.
+
+    ``asset`` is the upstream asset (``None`` for an ``@op`` input named in configuration).
+    """
+    if asset is None:
+        written = f"an artifact named '{name}' ({CONFIG_KEY}.name) was logged to W&B"
+    else:
+        partition = f"partition '{partition_key}' of " if partition_key is not None else ""
+        written = (
+            f"{partition}asset '{asset}' was materialized to W&B (an asset made outside "
+            f"Dagster: logged as '{name}')"
+        )
+    checks = [written, f"WandbResource's entity and project are the ones it went to ('{prefix}')"]
+    if spec.version is not None:
+        checks.append(f"it has a version '{spec.version}'")
+    elif spec.alias is not None:
+        checks.append(f"one of its versions has the alias '{spec.alias}'")
+    return f"Check that {', that '.join(checks[:-1])} and that {checks[-1]}"
 
 
 def _is_wandb_artifact(value: object) -> bool:

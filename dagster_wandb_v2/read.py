@@ -15,19 +15,25 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache
-from dagster_wandb_v2.client import ArtifactEntry, StoredArtifact, WandbRun, entry_paths
+from dagster_wandb_v2.client import (
+    ArtifactEntry,
+    StoredArtifact,
+    WandbRun,
+    entry_paths,
+    object_names,
+)
 from dagster_wandb_v2.config import CONFIG_KEY, PartitionReadSpec
 from dagster_wandb_v2.errors import (
-    WandbArtifactNotFoundError,
     WandbArtifactsIOManagerError,
     WandbSerializationError,
 )
@@ -48,11 +54,7 @@ def read_artifact(
     """
     try:
         artifact = run.use_artifact(qualified_name)
-    except WandbArtifactNotFoundError as error:
-        raise WandbArtifactNotFoundError(
-            qualified_name, f"{location}: check the entity, project, name and alias or version"
-        ) from error
-    except WandbArtifactsIOManagerError:
+    except WandbArtifactsIOManagerError:  # e.g. not found: the caller knows what to check
         raise
     except Exception as error:
         raise WandbArtifactsIOManagerError(
@@ -73,7 +75,7 @@ def _get_object(
     if value is None:
         raise WandbArtifactsIOManagerError(
             f"{location}: {CONFIG_KEY}.get: no W&B object named '{name}' in artifact "
-            f"'{artifact.name}'; it holds: {', '.join(entry_paths(artifact)) or 'nothing'}"
+            f"'{artifact.name}'. {_contents_hint(artifact, name, 'get')}"
         )
     return value
 
@@ -107,7 +109,7 @@ def _get_file(
     except KeyError:
         raise WandbArtifactsIOManagerError(
             f"{location}: {CONFIG_KEY}.get_path: no file '{path}' in artifact "
-            f"'{artifact.name}'; it holds: {', '.join(entry_paths(artifact)) or 'nothing'}"
+            f"'{artifact.name}'. {_contents_hint(artifact, path, 'get_path')}"
         ) from None
     digest = str(getattr(entry, "digest", "") or f"{artifact.digest}-{path}")
     return cache.blob(
@@ -179,3 +181,21 @@ def _downloaded(
         raise WandbArtifactsIOManagerError(
             f"{location}: could not download W&B artifact '{name}' (download): {error}"
         ) from error
+
+
+def _contents_hint(artifact: StoredArtifact, wanted: str, key: Literal["get", "get_path"]) -> str:
+    """The closest match, and what the artifact holds as ``get`` and ``get_path`` take it.
+
+    E.g. ``"Did you mean 'Table'? W&B objects in it (names for get): Table; files (paths
+    for get_path): Table.table.json"``.
+    """
+    objects, files = object_names(artifact), entry_paths(artifact)
+    if key == "get" and wanted in files:
+        hint = f"'{wanted}' is a file, not a W&B object: use get_path. "
+    else:
+        matches = difflib.get_close_matches(wanted, objects if key == "get" else files, n=1)
+        hint = f"Did you mean '{matches[0]}'? " if matches else ""
+    return (
+        f"{hint}W&B objects in it (names for get): {', '.join(objects) or 'none'}; "
+        f"files (paths for get_path): {', '.join(files) or 'none'}"
+    )

@@ -538,8 +538,9 @@ CASES: dict[str, Case] = {
     "get_names_no_object": Case(
         [writer({"type": "dataset"}, value=_table), reader({"get": "Tabel"})],
         [
-            f"{IN}: {KEY}.get: no W&B object named 'Tabel' in artifact 'my_asset:v0'; it "
-            "holds: Table.table.json"
+            f"{IN}: {KEY}.get: no W&B object named 'Tabel' in artifact 'my_asset:v0'. Did you "
+            "mean 'Table'? W&B objects in it (names for get): Table; files (paths for get_path): "
+            "Table.table.json"
         ],
         when="run",
         run=_read_after_write(writer({"type": "dataset"}, value=_table), reader({"get": "Tabel"})),
@@ -547,8 +548,8 @@ CASES: dict[str, Case] = {
     "get_path_names_no_file": Case(
         [UPSTREAM, reader({"get_path": "data.csv"})],
         [
-            f"{IN}: {KEY}.get_path: no file 'data.csv' in artifact 'my_asset:v0'; it holds: "
-            "output.pickle"
+            f"{IN}: {KEY}.get_path: no file 'data.csv' in artifact 'my_asset:v0'. W&B objects "
+            "in it (names for get): none; files (paths for get_path): output.pickle"
         ],
         when="run",
         run=_read_after_write(UPSTREAM, reader({"get_path": "data.csv"})),
@@ -556,8 +557,11 @@ CASES: dict[str, Case] = {
     "alias_not_found": Case(
         [UPSTREAM, reader({"alias": "gold"})],
         [
-            "W&B artifact 'fake-entity/fake-project/my_asset:gold' was not found: "
-            f"{IN}: check the entity, project, name and alias or version"
+            f"{IN}: W&B artifact 'fake-entity/fake-project/my_asset:gold' was not found. Check "
+            "that asset 'my_asset' was materialized to W&B (an asset made outside Dagster: "
+            "logged as 'my_asset'), that WandbResource's entity and project are the ones it "
+            "went to ('fake-entity/fake-project') and that one of its versions has the alias "
+            "'gold'"
         ],
         when="run",
         run=_read_after_write(UPSTREAM, reader({"alias": "gold"})),

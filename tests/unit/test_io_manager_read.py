@@ -117,7 +117,8 @@ def test_get_of_a_missing_object_lists_what_is_there(fake_wandb: FakeWandb, tmp_
         materialize([external, column], resources=fake_wandb.resources(base_dir=str(tmp_path)))
     assert str(error.value) == (
         "asset 'column', input 'table': wandb_artifact_configuration.get: no W&B object named "
-        "'nope' in artifact 'external:v0'; it holds: a.txt, my_table.table.json"
+        "'nope' in artifact 'external:v0'. W&B objects in it (names for get): my_table; files "
+        "(paths for get_path): a.txt, my_table.table.json"
     )
 
 
@@ -149,8 +150,8 @@ def test_get_path_of_a_missing_file_lists_what_is_there(
 
     with pytest.raises(
         WandbArtifactsIOManagerError,
-        match=r"no file 'other.csv' in artifact "
-        r"'external:v0'; it holds: data.csv, my_table.table.json",
+        match=r"no file 'other.csv' in artifact 'external:v0'. W&B objects in it \(names for "
+        r"get\): my_table; files \(paths for get_path\): data.csv, my_table.table.json$",
     ):
         materialize([external, read_path], resources=fake_wandb.resources(base_dir=str(tmp_path)))
 
@@ -207,10 +208,13 @@ def test_missing_artifact_names_what_was_looked_up(fake_wandb: FakeWandb, tmp_pa
             [missing, reader],
             resources=fake_wandb.resources(project="proj", base_dir=str(tmp_path)),
         )
-    assert str(error.value).startswith(
-        "W&B artifact 'fake-entity/proj/missing:prod' was not found: "
-        "asset 'reader', input 'missing'"
+    assert str(error.value) == (
+        "asset 'reader', input 'missing': W&B artifact 'fake-entity/proj/missing:prod' was not "
+        "found. Check that asset 'missing' was materialized to W&B (an asset made outside "
+        "Dagster: logged as 'missing'), that WandbResource's entity and project are the ones "
+        "it went to ('fake-entity/proj') and that one of its versions has the alias 'prod'"
     )
+    assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
 def test_both_version_and_alias_is_an_error(fake_wandb: FakeWandb, tmp_path: Path) -> None:
