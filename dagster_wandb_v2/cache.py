@@ -207,11 +207,10 @@ class ArtifactCache:
         entry = self._section(section) / blob_key(digest, relative)
 
         def fill_content(content: Path) -> None:
-            produced = _placed(fill(content), content / relative)
-            if expected_md5 is not None:
-                _check_md5(produced, expected_md5, relative)
+            _placed(fill(content), content / relative)
 
-        self._fill(entry, fill_content)
+        expected = None if expected_md5 is None else {relative: expected_md5}
+        self._fill(entry, fill_content, expected)
         return entry / CONTENT / relative
 
     def seed_blob(
@@ -262,13 +261,29 @@ class ArtifactCache:
 
     # --- filling and verifying ---------------------------------------------------------
 
-    def _fill(self, entry: Path, fill: Callable[[Path], None]) -> None:
-        """Fill ``entry`` in a staging directory, seal its files, rename it into place."""
+    def _fill(
+        self,
+        entry: Path,
+        fill: Callable[[Path], None],
+        expected_md5: dict[str, str] | None = None,
+    ) -> None:
+        """Fill ``entry`` in a staging directory, seal its files, rename it into place.
+
+        Files whose MD5 differs from ``expected_md5`` (by relative path) are not published.
+        """
         with self._staging() as staging:
             content = staging / CONTENT
             content.mkdir()
             fill(content)
-            _write_record(staging / RECORD, _seal(content))
+            records = _seal(content)
+            for relative, md5 in (expected_md5 or {}).items():
+                found = records.get(relative)
+                if found is None or found.md5 != md5:
+                    raise CacheIntegrityError(
+                        f"downloaded '{relative}' has MD5 {found.md5 if found else 'none'}, "
+                        f"but W&B's manifest says {md5}"
+                    )
+            _write_record(staging / RECORD, records)
             self._publish(staging, entry)
         _touch(entry)
 
