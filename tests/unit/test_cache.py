@@ -25,6 +25,7 @@ from dagster_wandb_v2.cache import (
     ArtifactCache,
     CacheIntegrityError,
     blob_key,
+    entry_md5,
     safe_key,
 )
 
@@ -749,3 +750,16 @@ def test_users_cannot_write_cached_files_and_eviction_removes_them(private_dir: 
 
 def md5_of(content: bytes) -> str:
     return base64.b64encode(hashlib.md5(content).digest()).decode()
+
+
+def test_entry_md5_only_for_stored_files_hashed_with_md5() -> None:
+    """W&B manifest entries: files carry a base64 MD5 unless tagged XXH128; references
+    carry an ETag or URI."""
+    from wandb.sdk.artifacts.artifact_manifest_entry import ArtifactManifestEntry
+
+    md5 = md5_of(b"")
+    assert entry_md5(ArtifactManifestEntry(path="data/a.csv", digest=md5, size=0)) == md5
+    xxh = ArtifactManifestEntry(path="a", digest="x" * 22 + "==", extra={"alg": "XXH128"})
+    assert entry_md5(xxh) is None
+    reference = ArtifactManifestEntry(path="a", digest="etag", ref="s3://bucket/key")
+    assert entry_md5(reference) is None
