@@ -309,10 +309,11 @@ class ArtifactCache:
             self._discard(entry)
             return False
         changed = {}
+        top = str(content)
         for relative, record in records.items():
-            file = content / relative
+            file = os.path.join(top, relative)
             try:
-                status = file.stat()
+                status = os.stat(file)
             except OSError:
                 self._discard(entry)
                 return False
@@ -320,13 +321,13 @@ class ArtifactCache:
                 self._discard(entry)
                 return False
             if status.st_mtime_ns != record.mtime_ns:
-                if md5_b64(file) != record.md5:
+                if md5_b64(Path(file)) != record.md5:
                     self._discard(entry)
                     return False
                 changed[relative] = _FileRecord(record.size, status.st_mtime_ns, record.md5)
             if status.st_mode & _WRITE_BITS:
                 with suppress(OSError):
-                    file.chmod(READ_ONLY)
+                    os.chmod(file, READ_ONLY)
         if changed:  # same bytes, touched: remember the new mtime so the next hit is cheap
             with suppress(OSError):
                 _write_record(record_path, {**records, **changed})
@@ -433,14 +434,16 @@ def _check_md5(file: Path, expected: str, relative: str) -> None:
 
 def _tree_files(directory: Path) -> set[str]:
     """Relative POSIX paths of every non-directory under ``directory``."""
-    found = set()
-    for parent, directories, files in os.walk(directory):
-        base = Path(parent)
-        for name in files:
-            found.add((base / name).relative_to(directory).as_posix())
-        for name in directories:  # a symlink to a directory is not walked: count it
-            if (base / name).is_symlink():
-                found.add((base / name).relative_to(directory).as_posix())
+    found: set[str] = set()
+    top = str(directory)
+    for parent, directories, files in os.walk(top):
+        relative = os.path.relpath(parent, top).replace(os.sep, "/")
+        prefix = "" if relative == "." else f"{relative}/"
+        found.update(f"{prefix}{name}" for name in files)
+        # A symlink to a directory is listed with the directories and not walked: count it.
+        found.update(
+            f"{prefix}{name}" for name in directories if os.path.islink(os.path.join(parent, name))
+        )
     return found
 
 
