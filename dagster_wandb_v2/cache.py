@@ -173,11 +173,12 @@ class ArtifactCache:
         """
         if not self.enabled:
             return None
-        entry = self.root / section / blob_key(digest, path)
+        relative = _relative(path)
+        entry = self.root / section / blob_key(digest, relative)
         if not self._verified(entry, whole_tree=False):
             return None
         _touch(entry)
-        return entry / CONTENT / path
+        return entry / CONTENT / relative
 
     def blob(
         self,
@@ -313,7 +314,7 @@ class ArtifactCache:
         for relative, record in records.items():
             file = os.path.join(top, relative)
             try:
-                status = os.stat(file)
+                status = os.lstat(file)  # a file replaced by a symlink is not ours
             except OSError:
                 self._discard(entry)
                 return False

@@ -763,3 +763,19 @@ def test_entry_md5_only_for_stored_files_hashed_with_md5() -> None:
     assert entry_md5(xxh) is None
     reference = ArtifactManifestEntry(path="a", digest="etag", ref="s3://bucket/key")
     assert entry_md5(reference) is None
+
+
+def test_a_cached_file_replaced_by_a_symlink_is_filled_again(
+    cache: ArtifactCache, tmp_path: Path
+) -> None:
+    calls, fill = entry_download(b"rows", "data/train.csv")
+    path = cache.blob(DIGEST, "data/train.csv", fill)
+    impostor = tmp_path / "impostor.csv"
+    impostor.write_bytes(b"ROWS")
+    os.utime(impostor, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    path.unlink()
+    path.symlink_to(impostor)
+    again = cache.blob(DIGEST, "data/train.csv", fill)
+    assert not again.is_symlink()
+    assert again.read_bytes() == b"rows"
+    assert len(calls) == 2
