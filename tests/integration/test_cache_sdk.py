@@ -8,6 +8,7 @@
   whole-artifact directories).
 """
 
+import hashlib
 import pickle
 import stat
 from pathlib import Path
@@ -24,7 +25,9 @@ from dagster import (
     materialize,
 )
 
+from dagster_wandb_v2 import WandbArtifactsIOManagerError
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
+from dagster_wandb_v2.testing.server import LocalWandbServer
 
 IO = "wandb_artifacts_manager"
 CSV = "a,b\n1,2\n"
@@ -325,3 +328,31 @@ def test_an_edited_file_of_a_table_read_with_get_is_downloaded_again(
     table_file.write_text(table_file.read_text().replace("1", "7"))
     result = materialize([nested, column], resources=resources, selection=[column])
     assert result.output_for_node("column") == [1, 2]
+
+
+def test_a_download_not_matching_the_manifest_is_never_cached(
+    local_wandb: LocalWandbProject,
+    local_wandb_server: LocalWandbServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK does not check what it downloads against the manifest; the cache does."""
+    nested = _nested_artifact_asset(tmp_path)
+    reader = _path_reader("train", "plain.txt")
+    assert materialize([nested], resources=local_wandb.resources()).success
+    stored = local_wandb_server.storage.blobs.path(hashlib.md5(PLAIN.encode()).hexdigest())
+    stored.write_text(PLAIN.upper())  # same size, other bytes: what a bad transfer gives
+    # A fresh SDK file cache, so the SDK downloads instead of copying the writer's file.
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "sdk-cache-1"))
+    resources = local_wandb.resources(base_dir=str(local_wandb.storage_dir / "reader"))
+    with pytest.raises(WandbArtifactsIOManagerError, match="W&B's manifest says"):
+        materialize([nested, reader], resources=resources, selection=[reader])
+    cache = _cache_root(local_wandb.storage_dir / "reader")
+    assert list(cache.rglob("plain.txt")) == []
+
+    stored.write_text(PLAIN)
+    monkeypatch.setenv(
+        "WANDB_CACHE_DIR", str(tmp_path / "sdk-cache-2")
+    )  # the SDK kept the bad copy
+    result = materialize([nested, reader], resources=resources, selection=[reader])
+    assert Path(result.output_for_node("train")).read_text() == PLAIN
