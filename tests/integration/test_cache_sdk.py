@@ -90,9 +90,9 @@ def test_get_path_of_entries_in_folders_from_a_cold_and_a_warm_cache(
         _path_reader("deep", "images/a/b/deep.txt"),
     ]
     assert materialize([nested], resources=local_wandb.resources()).success
-    reader_machine = local_wandb.resources(base_dir=str(local_wandb.storage_dir / "reader"))
+    # Another machine: nothing seeded, the first pass downloads, the second hits.
+    resources = local_wandb.resources(base_dir=str(local_wandb.storage_dir / "reader"))
     for _ in ("cold cache", "warm cache"):
-        resources = reader_machine
         result = materialize([nested, *readers], resources=resources, selection=readers)
         paths = {name: Path(result.output_for_node(name)) for name in ("train", "backup", "deep")}
         assert paths["train"].as_posix().endswith("/data/train.csv")
