@@ -26,7 +26,7 @@ from dagster import InputContext, OutputContext
 
 from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache
+from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache, entry_md5
 from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
 from dagster_wandb_v2.config import WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError
@@ -118,10 +118,11 @@ class StepSession:
         )
         # The payload's digest, read from the draft: once logged, the SDK fetches the
         # manifest back from W&B on access (a query and a download per output).
-        payload_digest = artifact_digest = None
+        payload_digest = artifact_digest = payload_md5 = None
         if built.payload is not None and built.payload_name is not None:
             entries = built.artifact.manifest.entries
             payload_digest = str(entries[built.payload_name].digest)
+            payload_md5 = entry_md5(entries[built.payload_name])
             # What a reader of the whole artifact gets (read.py: the first payload name).
             if next(m.file_name for m in MODULES.values() if m.file_name in entries) == (
                 built.payload_name
@@ -136,7 +137,9 @@ class StepSession:
                 f"(log_artifact): {error}"
             ) from error
         if payload_digest is not None and built.payload is not None and built.payload_name:
-            self.cache.seed_blob(payload_digest, built.payload_name, built.payload)
+            self.cache.seed_blob(
+                payload_digest, built.payload_name, built.payload, expected_md5=payload_md5
+            )
             if artifact_digest is not None:
                 self.cache.seed_blob(artifact_digest, built.payload_name, built.payload, PAYLOADS)
         links = {}

@@ -20,11 +20,11 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache
+from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache, CacheIntegrityError, entry_md5
 from dagster_wandb_v2.client import (
     ArtifactEntry,
     StoredArtifact,
@@ -111,12 +111,26 @@ def _get_file(
             f"{location}: {CONFIG_KEY}.get_path: no file '{path}' in artifact "
             f"'{artifact.name}'. {_contents_hint(artifact, path, 'get_path')}"
         ) from None
+    return _cached_entry(artifact, cache, entry, location)
+
+
+def _cached_entry(
+    artifact: StoredArtifact, cache: ArtifactCache, entry: ArtifactEntry, location: Location
+) -> Path:
+    """One entry, from the cache or downloaded into it, at ``<...>/<entry path>``."""
+    path = str(entry.path)
     digest = str(getattr(entry, "digest", "") or f"{artifact.digest}-{path}")
-    return cache.blob(
-        digest,
-        PurePosixPath(path).name,
-        lambda directory: _downloaded(entry, directory, artifact.name, location),
-    )
+    try:
+        return cache.blob(
+            digest,
+            path,
+            lambda directory: _downloaded(entry, directory, artifact.name, location),
+            expected_md5=entry_md5(entry),
+        )
+    except CacheIntegrityError as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: W&B artifact '{artifact.name}': {error}; not cached, try again"
+        ) from None
 
 
 def _whole(
@@ -140,12 +154,7 @@ def _whole(
         if found is None:
             return _whole_artifact(artifact, cache, location)
         module = found
-        entry = artifact.get_entry(module.file_name)
-        payload = cache.blob(
-            str(entries[module.file_name].digest),
-            module.file_name,
-            lambda directory: _downloaded(entry, directory, artifact.name, location),
-        )
+        payload = _cached_entry(artifact, cache, artifact.get_entry(module.file_name), location)
         cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS)
     if signing_key:
         try:
@@ -161,13 +170,23 @@ def _whole(
 
 
 def _whole_artifact(artifact: StoredArtifact, cache: ArtifactCache, location: Location) -> Any:
-    """An artifact without a serialized payload: downloaded whole, verified, returned."""
+    """An artifact without a serialized payload: downloaded whole, verified, returned.
+
+    W&B's ``verify`` checks the download against the manifest before it enters the cache;
+    later hits are verified by the cache (size and mtime of every file, MD5 when changed).
+    """
 
     def download_into(target: Path) -> None:
         _downloaded(artifact, target, artifact.name, location)
+        try:
+            artifact.verify(root=str(target))
+        except ValueError as error:
+            raise WandbArtifactsIOManagerError(
+                f"{location}: downloaded W&B artifact '{artifact.name}' does not match its "
+                f"manifest (verify): {error}"
+            ) from error
 
-    directory = cache.artifact_dir(artifact.digest, download_into)
-    artifact.verify(root=str(directory))
+    cache.artifact_dir(artifact.digest, download_into)
     return artifact
 
 

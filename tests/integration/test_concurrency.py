@@ -32,7 +32,7 @@ from dagster import (
     reconstructable,
 )
 
-from dagster_wandb_v2.cache import STALE_TMP_SECONDS, ArtifactCache, safe_key
+from dagster_wandb_v2.cache import CONTENT, STALE_TMP_SECONDS, ArtifactCache, blob_key
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
 from dagster_wandb_v2.testing.server import LocalWandbServer
 from tests.integration.concurrency_pipeline import FAN_OUT, SOURCE, fan_out_job, fan_value
@@ -51,9 +51,10 @@ def _check_cache(storage: Path) -> list[Path]:
     cache = _cache_dir(storage)
     files = []
     for entry in (cache / "blobs").iterdir():
-        (file,) = entry.iterdir()
+        (file,) = (path for path in (entry / CONTENT).rglob("*") if path.is_file())
         md5 = base64.b64encode(hashlib.md5(file.read_bytes()).digest()).decode()
-        assert safe_key(md5) == entry.name, f"corrupted cache entry {file}"
+        path = file.relative_to(entry / CONTENT).as_posix()
+        assert blob_key(md5, path) == entry.name, f"corrupted cache entry {file}"
         files.append(file)
     leftovers = (
         sorted(p.name for p in (cache / "tmp").iterdir()) if (cache / "tmp").exists() else []

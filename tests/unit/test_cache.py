@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import shutil
+import stat
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dagster_wandb_v2 import cache as cache_module
-from dagster_wandb_v2.cache import LAST_EVICTION_MARKER, ArtifactCache, safe_key
+from dagster_wandb_v2.cache import (
+    CONTENT,
+    LAST_EVICTION_MARKER,
+    PAYLOADS,
+    ArtifactCache,
+    CacheIntegrityError,
+    blob_key,
+    entry_md5,
+    safe_key,
+)
 
 DIGEST = "md5:1B2M2Y8AsgTpgAmY7PhCfg=="
 TTL_MINUTES = 60
+NOBODY = 65534
 
 
 @pytest.fixture
@@ -44,6 +60,14 @@ def set_mtime(path: Path, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
+def blob_entry(cache: ArtifactCache, path: str = "output.pickle", digest: str = DIGEST) -> Path:
+    return cache.root / "blobs" / blob_key(digest, path)
+
+
+def artifact_entry(cache: ArtifactCache, digest: str = DIGEST) -> Path:
+    return cache.root / "artifacts" / safe_key(digest)
+
+
 def test_safe_key() -> None:
     assert safe_key("md5:ab/c+d==") == "md5_ab_c-d"
     assert safe_key("1B2M2Y8AsgTpgAmY7PhCfg==") == "1B2M2Y8AsgTpgAmY7PhCfg"
@@ -57,7 +81,7 @@ def test_blob_fills_once_then_hits(cache: ArtifactCache) -> None:
     first = cache.blob(DIGEST, "output.pickle", fill)
     second = cache.blob(DIGEST, "output.pickle", fill)
     assert len(calls) == 1
-    assert first == second == cache.root / "blobs" / safe_key(DIGEST) / "output.pickle"
+    assert first == second == blob_entry(cache) / CONTENT / "output.pickle"
     assert first.read_bytes() == b"payload"
     assert cache.blob_path(DIGEST, "output.pickle") == first
     assert tmp_leftovers(cache) == []
@@ -82,10 +106,10 @@ def test_blob_path_misses_for_other_digest_or_file(cache: ArtifactCache) -> None
 
 def test_blob_hit_touches_the_entry(cache: ArtifactCache) -> None:
     _, fill = counting_fill(b"payload")
-    path = cache.blob(DIGEST, "output.pickle", fill)
-    set_mtime(path.parent, 1_000)
     cache.blob(DIGEST, "output.pickle", fill)
-    assert path.parent.stat().st_mtime > time.time() - 60
+    set_mtime(blob_entry(cache), 1_000)
+    cache.blob(DIGEST, "output.pickle", fill)
+    assert blob_entry(cache).stat().st_mtime > time.time() - 60
 
 
 def test_failing_fill_leaves_no_entry_and_no_leftover(cache: ArtifactCache) -> None:
@@ -96,7 +120,7 @@ def test_failing_fill_leaves_no_entry_and_no_leftover(cache: ArtifactCache) -> N
     with pytest.raises(ConnectionError, match="download interrupted"):
         cache.blob(DIGEST, "output.pickle", fill)
     assert cache.blob_path(DIGEST, "output.pickle") is None
-    assert not (cache.root / "blobs" / safe_key(DIGEST)).exists()
+    assert not blob_entry(cache).exists()
     assert tmp_leftovers(cache) == []
 
     calls, good_fill = counting_fill(b"complete")
@@ -111,14 +135,14 @@ def test_failing_artifact_fill_leaves_no_entry_and_no_leftover(cache: ArtifactCa
 
     with pytest.raises(OSError, match="disk full"):
         cache.artifact_dir(DIGEST, fill)
-    assert not (cache.root / "artifacts" / safe_key(DIGEST)).exists()
+    assert not artifact_entry(cache).exists()
     assert tmp_leftovers(cache) == []
 
 
 def test_fill_sees_a_staging_directory_not_the_entry(cache: ArtifactCache) -> None:
     calls, fill = counting_fill(b"payload")
     path = cache.blob(DIGEST, "output.pickle", fill)
-    assert calls[0].parent == cache.root / "tmp"
+    assert calls[0].parent.parent == cache.root / "tmp"
     assert not calls[0].exists()
     assert path.parent != calls[0]
 
@@ -160,8 +184,8 @@ def test_racing_blob_publishers_both_get_a_complete_entry(tmp_path: Path) -> Non
     for result in results:
         assert isinstance(result, Path), result
         assert result.read_bytes() == content
-    entry = root / "blobs" / safe_key(DIGEST)
-    assert sorted(p.name for p in entry.iterdir()) == ["output.pickle"]
+    entry = root / "blobs" / blob_key(DIGEST, "output.pickle")
+    assert sorted(p.name for p in (entry / CONTENT).iterdir()) == ["output.pickle"]
     assert sorted(p.name for p in (root / "tmp").iterdir()) == []
 
 
@@ -180,7 +204,7 @@ def test_racing_artifact_publishers_both_get_a_complete_entry(tmp_path: Path) ->
     results = _race(root, publish, 2)
     for result in results:
         assert isinstance(result, Path), result
-        assert result == root / "artifacts" / safe_key(DIGEST)
+        assert result == root / "artifacts" / safe_key(DIGEST) / CONTENT
         assert {p.name: p.read_text() for p in result.iterdir()} == files
     assert sorted(p.name for p in (root / "tmp").iterdir()) == []
 
@@ -226,7 +250,7 @@ def test_artifact_dir_fills_once_then_hits(cache: ArtifactCache) -> None:
     first = cache.artifact_dir(DIGEST, fill)
     second = cache.artifact_dir(DIGEST, fill)
     assert len(calls) == 1
-    assert first == second == cache.root / "artifacts" / safe_key(DIGEST)
+    assert first == second == artifact_entry(cache) / CONTENT
     assert (first / "sub" / "a.txt").read_text() == "a"
     assert (first / "b.txt").read_text() == "b"
     assert tmp_leftovers(cache) == []
@@ -327,7 +351,7 @@ def test_recently_used_entry_survives_eviction(cache: ArtifactCache) -> None:
     _, fill = counting_fill(b"payload")
     path = cache.blob(DIGEST, "output.pickle", fill)
     old = time.time() - 3 * TTL_MINUTES * 60
-    set_mtime(path.parent, old)
+    set_mtime(blob_entry(cache), old)
     cache.blob(DIGEST, "output.pickle", fill)  # a hit touches the entry
     assert cache.evict_expired() == 0
     assert path.is_file()
@@ -444,3 +468,314 @@ def test_eviction_stats_only_top_level_entries(
     assert sorted(stat_calls) == sorted(
         [str(cache.root / "artifacts" / "big"), str(cache.root / "blobs" / "small")]
     )
+
+
+# --- entry paths with folders ----------------------------------------------------------
+
+
+def entry_download(content: bytes, path: str) -> tuple[list[Path], Any]:
+    """A fill like W&B's ``entry.download(root)``: the file lands at ``root/<entry path>``."""
+    calls: list[Path] = []
+
+    def fill(directory: Path) -> Path:
+        calls.append(directory)
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return target
+
+    return calls, fill
+
+
+@pytest.mark.parametrize("path", ["data/train.csv", "a/b/c/deep.txt", "plain.txt"])
+def test_blob_keeps_the_entry_path_with_its_folders(cache: ArtifactCache, path: str) -> None:
+    calls, fill = entry_download(b"rows", path)
+    first = cache.blob(DIGEST, path, fill)
+    second = cache.blob(DIGEST, path, fill)
+    assert first == second
+    assert first.as_posix().endswith(f"/{CONTENT}/{path}")
+    assert first.read_bytes() == b"rows"
+    assert len(calls) == 1
+
+
+def test_same_content_under_two_paths_is_two_entries(cache: ArtifactCache) -> None:
+    paths = ["data/train.csv", "backup/train.csv", "train.csv"]
+    for path in paths:
+        _, fill = entry_download(b"same bytes", path)
+        handed_out = cache.blob(DIGEST, path, fill)
+        assert handed_out.as_posix().endswith(path)
+        assert handed_out.read_bytes() == b"same bytes"
+    assert all(cache.blob_path(DIGEST, path) is not None for path in paths)
+
+
+def test_blob_with_cache_disabled_keeps_the_entry_path(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "cache", ttl_minutes=0)
+    _, fill = entry_download(b"rows", "data/train.csv")
+    path = cache.blob(DIGEST, "data/train.csv", fill)
+    assert path.as_posix().endswith("/data/train.csv")
+    assert path.read_bytes() == b"rows"
+
+
+def test_entry_paths_leaving_the_entry_are_refused(cache: ArtifactCache) -> None:
+    for path in ("../escape.txt", "/etc/passwd", ""):
+        _, fill = entry_download(b"x", "x")
+        with pytest.raises(ValueError, match="not a relative artifact entry path"):
+            cache.blob(DIGEST, path, fill)
+
+
+# --- cached files cannot be corrupted through the paths handed out ---------------------
+
+
+def writable(path: Path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) & 0o222 != 0
+
+
+def fill_artifact(directory: Path) -> None:
+    (directory / "sub" / "deeper").mkdir(parents=True)
+    (directory / "sub" / "deeper" / "a.txt").write_text("a")
+    (directory / "b.txt").write_text("b")
+
+
+def test_cached_files_are_read_only_and_folders_writable(cache: ArtifactCache) -> None:
+    _, fill = entry_download(b"rows", "data/train.csv")
+    blob = cache.blob(DIGEST, "data/train.csv", fill)
+    directory = cache.artifact_dir(DIGEST, fill_artifact)
+    files = [blob, directory / "sub" / "deeper" / "a.txt", directory / "b.txt"]
+    assert [path for path in files if writable(path)] == []
+    folders = [path for path in cache.root.rglob("*") if path.is_dir()]
+    assert folders and [path for path in folders if not writable(path)] == []
+
+
+def damage(path: Path, how: str) -> None:
+    """What a user can do to a file handed out (as root, or after a chmod)."""
+    if how == "delete":
+        path.unlink()
+        return
+    path.chmod(0o644)
+    if how == "edit":
+        path.write_bytes(b"poisoned content")
+    elif how == "same_size_edit":
+        size = path.stat().st_size
+        path.write_bytes(b"X" * size)
+        set_mtime(path, path.stat().st_mtime + 5)  # a coarse clock cannot hide the edit
+    elif how == "truncate":
+        path.write_bytes(b"")
+    elif how == "append":
+        with open(path, "ab") as file:
+            file.write(b" and more")
+
+
+DAMAGES = ["edit", "same_size_edit", "truncate", "append", "delete"]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_blob_is_filled_again_never_served(cache: ArtifactCache, how: str) -> None:
+    calls, fill = entry_download(b"original rows", "data/train.csv")
+    path = cache.blob(DIGEST, "data/train.csv", fill)
+    damage(path, how)
+    assert cache.blob_path(DIGEST, "data/train.csv") is None
+    again = cache.blob(DIGEST, "data/train.csv", fill)
+    assert again.read_bytes() == b"original rows"
+    assert not writable(again)
+    assert len(calls) == 2
+    assert tmp_leftovers(cache) == []
+
+
+@pytest.mark.parametrize("how", [*DAMAGES, "extra_file"])
+def test_a_damaged_artifact_dir_is_filled_again_never_served(
+    cache: ArtifactCache, how: str
+) -> None:
+    calls: list[Path] = []
+
+    def fill(directory: Path) -> None:
+        calls.append(directory)
+        fill_artifact(directory)
+
+    directory = cache.artifact_dir(DIGEST, fill)
+    if how == "extra_file":
+        (directory / "sub" / "stray.txt").write_text("not in the artifact")
+    else:
+        damage(directory / "sub" / "deeper" / "a.txt", how)
+    again = cache.artifact_dir(DIGEST, fill)
+    assert len(calls) == 2
+    assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*") if p.is_file()) == [
+        "b.txt",
+        "sub/deeper/a.txt",
+    ]
+    assert (again / "sub" / "deeper" / "a.txt").read_text() == "a"
+
+
+def test_a_hit_with_unchanged_size_and_mtime_reads_no_content(
+    cache: ArtifactCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, fill = entry_download(b"rows", "data/train.csv")
+    cache.blob(DIGEST, "data/train.csv", fill)
+    cache.artifact_dir(DIGEST, fill_artifact)
+
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"hashed {path} on a hit whose size and mtime are unchanged")
+
+    monkeypatch.setattr(cache_module, "md5_b64", no_hashing)
+    assert cache.blob_path(DIGEST, "data/train.csv") is not None
+    assert cache.artifact_dir(DIGEST, fill_artifact).is_dir()
+
+
+def test_a_touched_but_unchanged_file_is_served_and_its_new_mtime_recorded(
+    cache: ArtifactCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls, fill = entry_download(b"rows", "data/train.csv")
+    path = cache.blob(DIGEST, "data/train.csv", fill)
+    path.chmod(0o644)
+    set_mtime(path, 1_000_000)  # e.g. `touch`, or a copy that kept the bytes
+    hashed: list[Path] = []
+    real_md5 = cache_module.md5_b64
+
+    def counting_md5(file: Path) -> str:
+        hashed.append(file)
+        return real_md5(file)
+
+    monkeypatch.setattr(cache_module, "md5_b64", counting_md5)
+    for _ in range(3):
+        assert cache.blob(DIGEST, "data/train.csv", fill) == path
+    assert len(calls) == 1
+    assert hashed == [path]  # once; the record then holds the new mtime
+    assert not writable(path)  # made read-only again
+
+
+def test_an_entry_without_a_record_is_filled_again(cache: ArtifactCache) -> None:
+    """Entries of an older cache layout, or made by hand, were never verified."""
+    legacy = artifact_entry(cache) / CONTENT
+    legacy.mkdir(parents=True)
+    (legacy / "b.txt").write_text("whatever was there")
+    directory = cache.artifact_dir(DIGEST, fill_artifact)
+    assert (directory / "b.txt").read_text() == "b"
+
+    blob = blob_entry(cache, "data/train.csv") / CONTENT / "data" / "train.csv"
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(b"unverified")
+    assert cache.blob_path(DIGEST, "data/train.csv") is None
+    _, fill = entry_download(b"rows", "data/train.csv")
+    assert cache.blob(DIGEST, "data/train.csv", fill).read_bytes() == b"rows"
+
+
+def test_a_broken_record_is_filled_again(cache: ArtifactCache) -> None:
+    calls, fill = entry_download(b"rows", "data/train.csv")
+    cache.blob(DIGEST, "data/train.csv", fill)
+    record = blob_entry(cache, "data/train.csv") / cache_module.RECORD
+    record.write_text("{not json")
+    assert cache.blob(DIGEST, "data/train.csv", fill).read_bytes() == b"rows"
+    assert len(calls) == 2
+
+
+def test_content_not_matching_its_md5_is_never_cached(cache: ArtifactCache) -> None:
+    _, fill = entry_download(b"what arrived", "data/train.csv")
+    with pytest.raises(CacheIntegrityError, match="W&B's manifest says"):
+        cache.blob(DIGEST, "data/train.csv", fill, expected_md5=md5_of(b"what was logged"))
+    assert not blob_entry(cache, "data/train.csv").exists()
+    assert tmp_leftovers(cache) == []
+    path = cache.blob(DIGEST, "data/train.csv", fill, expected_md5=md5_of(b"what arrived"))
+    assert path.read_bytes() == b"what arrived"
+
+
+def test_a_seed_not_matching_its_md5_is_not_cached(cache: ArtifactCache, tmp_path: Path) -> None:
+    source = tmp_path / "written.pickle"
+    source.write_bytes(b"changed after hashing")
+    cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=md5_of(b"hashed"))
+    assert cache.blob_path(DIGEST, "output.pickle") is None
+
+
+def test_a_damaged_seed_is_found_out_in_the_blob_and_the_payload_index(
+    cache: ArtifactCache, tmp_path: Path
+) -> None:
+    """The writer's payload, its blob and its payload index are one inode (hard links):
+    damage through any of them is found out by both entries."""
+    source = tmp_path / "written.pickle"
+    source.write_bytes(b"payload")
+    cache.seed_blob(DIGEST, "output.pickle", source)
+    cache.seed_blob("artifact-digest", "output.pickle", source, PAYLOADS)
+    blob = cache.blob_path(DIGEST, "output.pickle")
+    index = cache.blob_path("artifact-digest", "output.pickle", PAYLOADS)
+    assert blob is not None and index is not None
+    assert not writable(source)  # linked: the writer's file is sealed too
+    damage(source, "same_size_edit")
+    assert cache.blob_path(DIGEST, "output.pickle") is None
+    assert cache.blob_path("artifact-digest", "output.pickle", PAYLOADS) is None
+
+
+@pytest.fixture
+def private_dir() -> Iterator[Path]:
+    """A directory an unprivileged user can own (pytest's tmp_path is root's alone)."""
+    directory = Path(tempfile.mkdtemp(prefix="cache-owner-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_users_cannot_write_cached_files_and_eviction_removes_them(private_dir: Path) -> None:
+    """As an ordinary user (root writes anyway: there the verification on hit protects)."""
+    root = private_dir / "cache"
+    cache = ArtifactCache(root, ttl_minutes=TTL_MINUTES)
+    _, fill = entry_download(b"rows", "data/train.csv")
+    handed_out = cache.blob(DIGEST, "data/train.csv", fill)
+    cache.artifact_dir(DIGEST, fill_artifact)
+    if os.geteuid() == 0:  # an unprivileged user owning the cache
+        for path in [private_dir, *private_dir.rglob("*")]:
+            os.chown(path, NOBODY, -1, follow_symlinks=False)
+    report = private_dir / "report"
+    pid = os.fork()
+    if pid == 0:  # the child: the user's process, then a later step's teardown
+        code = 1
+        try:
+            if os.geteuid() == 0:
+                os.setuid(NOBODY)
+            try:
+                open(handed_out, "w").close()
+                outcome = "written"
+            except PermissionError:
+                outcome = "refused"
+            removed = ArtifactCache(root, ttl_minutes=TTL_MINUTES).evict_expired(now=1e12)
+            report.write_text(f"{outcome} {removed}")
+            code = 0
+        except BaseException as error:
+            with suppress(OSError):
+                report.write_text(repr(error))
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert report.read_text() == "refused 2"
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [path for path in root.rglob("*") if path.is_file()] == [root / LAST_EVICTION_MARKER]
+
+
+def md5_of(content: bytes) -> str:
+    return base64.b64encode(hashlib.md5(content).digest()).decode()
+
+
+def test_entry_md5_only_for_stored_files_hashed_with_md5() -> None:
+    """W&B manifest entries: files carry a base64 MD5 unless tagged XXH128; references
+    carry an ETag or URI."""
+    from wandb.sdk.artifacts.artifact_manifest_entry import ArtifactManifestEntry
+
+    md5 = md5_of(b"")
+    assert entry_md5(ArtifactManifestEntry(path="data/a.csv", digest=md5, size=0)) == md5
+    xxh = ArtifactManifestEntry(path="a", digest="x" * 22 + "==", extra={"alg": "XXH128"})
+    assert entry_md5(xxh) is None
+    reference = ArtifactManifestEntry(path="a", digest="etag", ref="s3://bucket/key")
+    assert entry_md5(reference) is None
+
+
+def test_a_cached_file_replaced_by_a_symlink_is_filled_again(
+    cache: ArtifactCache, tmp_path: Path
+) -> None:
+    calls, fill = entry_download(b"rows", "data/train.csv")
+    path = cache.blob(DIGEST, "data/train.csv", fill)
+    impostor = tmp_path / "impostor.csv"
+    impostor.write_bytes(b"ROWS")
+    os.utime(impostor, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    path.unlink()
+    path.symlink_to(impostor)
+    again = cache.blob(DIGEST, "data/train.csv", fill)
+    assert not again.is_symlink()
+    assert again.read_bytes() == b"rows"
+    assert len(calls) == 2

@@ -290,3 +290,24 @@ def test_cached_payload_is_read_without_fetching_the_manifest(
     assert result.output_for_node("total") == 6
     assert manifest_reads == []
     assert fake_wandb.downloaded_bytes == 0
+
+
+def test_get_path_of_an_entry_in_a_folder_cold_and_warm(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    """The fake downloads entries to ``root/<entry path>`` like the SDK does."""
+    (tmp_path / "train.csv").write_text("a,b\n1,2\n")
+    artifact = wandb.Artifact("nested", "dataset")
+    artifact.add_file(str(tmp_path / "train.csv"), name="data/train.csv")
+    fake_wandb.store(artifact, project="fake-project")
+    external = AssetSpec("nested").with_io_manager_key(IO)
+
+    @asset(ins={"nested": AssetIn(metadata=_config(get_path="data/train.csv"))})
+    def rows(nested: str) -> str:
+        assert Path(nested).as_posix().endswith("/data/train.csv")
+        return Path(nested).read_text()
+
+    resources = fake_wandb.resources(base_dir=str(tmp_path / "storage"))
+    for _ in ("cold", "warm"):
+        result = materialize([external, rows], resources=resources)
+        assert result.output_for_node("rows") == "a,b\n1,2\n"
