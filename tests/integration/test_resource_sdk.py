@@ -149,7 +149,11 @@ def test_unset_host_entity_and_project_come_from_the_sdk_environment(
             run.log({"rows": 3})
             seen["init_run"] = (run.entity, run.project, run.url)
         api = wandb.get_api()
-        seen["get_api"] = (api.settings["base_url"], api.default_entity)
+        seen["get_api"] = (
+            api.settings["base_url"],
+            api.settings["entity"],
+            api.settings["project"],
+        )
         return [1, 2, 3]
 
     since = len(local_wandb_server.requests)
@@ -167,7 +171,7 @@ def test_unset_host_entity_and_project_come_from_the_sdk_environment(
     entity, project, run_url = seen["init_run"]
     assert (entity, project) == (local_wandb.entity, local_wandb.project)
     assert run_url.startswith(f"{base_url}/{local_wandb.entity}/{local_wandb.project}/runs/")
-    assert seen["get_api"] == (base_url, local_wandb.entity)
+    assert seen["get_api"] == (base_url, local_wandb.entity, local_wandb.project)
     metadata = result.asset_materializations_for_node("numbers")[0].metadata
     assert metadata["wandb_project"].value == local_wandb.project
     assert metadata["wandb_artifact_url"].value.startswith(base_url)
