@@ -25,7 +25,9 @@ from dagster_wandb_v2.config import (
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbArtifactsIOManagerError,
+    WandbAuthenticationError,
     WandbConfigurationError,
+    WandbHostUnreachableError,
     WandbSerializationError,
 )
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
@@ -68,8 +70,10 @@ __all__ = [
     "WandbArtifactNotFoundError",
     "WandbArtifactsIOManager",
     "WandbArtifactsIOManagerError",
+    "WandbAuthenticationError",
     "WandbComponent",
     "WandbConfigurationError",
+    "WandbHostUnreachableError",
     "WandbResource",
     "WandbSerializationError",
     "__version__",

@@ -8,11 +8,16 @@ semantics, for unit tests.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from dagster_wandb_v2.errors import WandbArtifactNotFoundError
+from dagster_wandb_v2.errors import (
+    WandbArtifactNotFoundError,
+    WandbAuthenticationError,
+    WandbHostUnreachableError,
+)
 
 if TYPE_CHECKING:
     import wandb
@@ -196,11 +201,16 @@ class SdkWandbClient:
     """
 
     def __init__(
-        self, api_key: str, host: str = WANDB_CLOUD_HOST, retry: RetryPolicy | None = None
+        self,
+        api_key: str,
+        host: str = WANDB_CLOUD_HOST,
+        retry: RetryPolicy | None = None,
+        api_key_source: str | None = None,
     ) -> None:
         self._api_key = api_key
         self._host = host.rstrip("/")
         self._retry = retry or RetryPolicy()
+        self._api_key_source = api_key_source
 
     def __repr__(self) -> str:
         return f"SdkWandbClient(host={self._host!r})"
@@ -215,7 +225,6 @@ class SdkWandbClient:
         import wandb
 
         return wandb.Settings(
-            api_key=self._api_key,
             base_url=self._host,
             silent=True,
             console="off",
@@ -225,6 +234,7 @@ class SdkWandbClient:
             x_disable_stats=True,
             x_disable_machine_info=True,
             x_save_requirements=False,
+            **sdk_auth_settings(self._api_key, self._host),
             **self._retry.sdk_settings(),
         )
 
@@ -236,19 +246,110 @@ class SdkWandbClient:
     def start_run(self, spec: RunSpec) -> WandbRun:
         import wandb
 
-        run = wandb.init(
-            id=spec.run_id,
-            name=spec.name,
-            project=spec.project,
-            entity=spec.entity,
-            tags=list(spec.tags),
-            group=spec.group,
-            dir=spec.directory,
-            resume="allow",
-            reinit="create_new",
-            settings=self.settings(),
-        )
+        from dagster_wandb_v2._reachability import check_reachable
+
+        check_reachable(self._host, self._retry)
+        try:
+            run = wandb.init(
+                id=spec.run_id,
+                name=spec.name,
+                project=spec.project,
+                entity=spec.entity,
+                tags=list(spec.tags),
+                group=spec.group,
+                dir=spec.directory,
+                resume="allow",
+                reinit="create_new",
+                settings=self.settings(),
+            )
+        except Exception as error:
+            raise explain_sdk_error(
+                error,
+                host=self._host,
+                retry=self._retry,
+                api_key=self._api_key,
+                api_key_source=self._api_key_source,
+            ) from error
         return _SdkRun(run, self)
+
+
+def sdk_auth_settings(api_key: str, host: str) -> dict[str, Any]:
+    """``wandb.Settings`` keyword arguments that make a run use ``api_key`` on ``host``.
+
+    ``wandb.init`` with an explicit ``api_key`` replaces the SDK's process-wide session
+    credentials, and as these have no equality, it warns "Changing session credentials"
+    on every ``wandb.init`` after the first, even with the same key. When the session
+    already holds this key for this host, the key is left out and the SDK uses the
+    session's (the same key): nothing is replaced, nothing is printed.
+    """
+    try:
+        from wandb.sdk.lib import wbauth
+    except ImportError:  # wandb < 0.31: no session credentials to compare with
+        return {"api_key": api_key}
+    current = wbauth.session_credentials(host=host)
+    if isinstance(current, wbauth.AuthApiKey) and current.api_key == api_key:
+        return {}
+    return {"api_key": api_key}
+
+
+_UNREACHABLE_MARKERS = (
+    "context deadline exceeded",
+    "giving up after",
+    "connection refused",
+    "no such host",
+    "network is unreachable",
+    "i/o timeout",
+)
+
+
+def explain_sdk_error(
+    error: Exception, *, host: str, retry: RetryPolicy, api_key: str, api_key_source: str | None
+) -> Exception:
+    """The error to raise for a failed wandb SDK call, in the user's terms.
+
+    - network failures (``context deadline exceeded``, ``connection refused``...): a
+      :class:`WandbHostUnreachableError` naming the host and the ``WandbResource`` retry
+      settings;
+    - HTTP 401 (``returned error 401``, or a bare ``CommError`` while ``api_key`` fails
+      verification): a :class:`WandbAuthenticationError` naming the
+      host and ``api_key_source`` (a variable's name, never the key);
+    - anything else: ``error`` itself.
+    """
+    from dagster_wandb_v2._reachability import retry_settings
+
+    text = str(error)
+    if any(marker in text.lower() for marker in _UNREACHABLE_MARKERS):
+        return WandbHostUnreachableError(
+            f"the W&B host {host} did not answer in time ({text}); check WandbResource.host "
+            "(or the WANDB_BASE_URL environment variable) and the network; retries are "
+            f"bounded by {retry_settings(retry)}"
+        )
+    if _is_rejected_key(error) or _key_fails_verification(api_key, host, retry):
+        return WandbAuthenticationError(
+            f"the W&B host {host} rejected the API key from "
+            f"{api_key_source or 'WandbResource.api_key'} (HTTP 401): check that the key is "
+            "valid and belongs to this host (a key of one W&B server, the public cloud "
+            "included, is not valid on another)"
+            + (f". W&B said: {text}" if text and text != "<no message>" else "")
+        )
+    return error
+
+
+def _is_rejected_key(error: Exception) -> bool:
+    """HTTP 401 in the SDK's message (its ``AuthenticationError`` also means "unreachable")."""
+    return bool(re.search(r"\berror 401\b|\b401 Unauthorized\b", str(error)))
+
+
+def _key_fails_verification(api_key: str, host: str, retry: RetryPolicy) -> bool:
+    """Whether ``host`` rejects ``api_key`` (asked after a failure the SDK left unexplained,
+    e.g. ``wandb.init``'s bare ``CommError`` when creating the run gets HTTP 401)."""
+    import wandb
+
+    try:
+        wandb.Api(api_key=api_key, overrides={"base_url": host}, timeout=retry.timeout_seconds)
+    except Exception as error:
+        return _is_rejected_key(error)
+    return False
 
 
 class _SdkRun:

@@ -42,6 +42,7 @@ from dagster.components import (
 )
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from dagster_wandb_v2._unknown_keys import unknown_field_problems
 from dagster_wandb_v2.client import WANDB_CLOUD_HOST
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import WandbResource
@@ -63,6 +64,15 @@ def _env_var_name(value: str, holds: str) -> str:
     return value
 
 
+def _known_keys_only(model: type[Model], data: Any) -> Any:
+    """``data`` if every key is a field; else a ``ValueError`` with a did-you-mean per key
+    (a ``ValueError``, so that ``dg`` reports it against the YAML)."""
+    problems = unknown_field_problems(model.__name__, data, model.model_fields)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return data
+
+
 def _doc(description: str) -> Resolver:
     """A field's description, as shown by ``dg`` (schema, docs, ``dg check yaml``)."""
     resolver: Resolver = Resolver.default(description=description)
@@ -76,6 +86,11 @@ class WandbIOManagerSettings(Model, Resolvable):
     """
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        return _known_keys_only(cls, data)
 
     key: Annotated[
         str,
@@ -162,17 +177,31 @@ class WandbComponent(Component, Resolvable, Model):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        return _known_keys_only(cls, data)
+
     project: Annotated[
-        str,
-        _doc("W&B project receiving runs and artifacts."),
-    ] = Field(min_length=1)
+        str | None,
+        _doc(
+            "W&B project receiving runs and artifacts; defaults to the WANDB_PROJECT "
+            "environment variable when a run starts."
+        ),
+    ] = Field(default=None, min_length=1)
     entity: Annotated[
         str | None,
-        _doc("W&B entity (user or team); defaults to the API key's default entity."),
+        _doc(
+            "W&B entity (user or team); defaults to the WANDB_ENTITY environment variable, "
+            "else the API key's default entity."
+        ),
     ] = Field(default=None)
     host: Annotated[
         str | None,
-        _doc(f"W&B API host; defaults to {WANDB_CLOUD_HOST}."),
+        _doc(
+            "W&B API host; defaults to the WANDB_BASE_URL environment variable, else "
+            f"{WANDB_CLOUD_HOST}."
+        ),
     ] = Field(default=None)
     api_key_env_var: Annotated[
         str,
@@ -226,10 +255,15 @@ class WandbComponent(Component, Resolvable, Model):
 
     def build_resource(self) -> WandbResource:
         """The ``WandbResource``: API key from the environment variable, at run start."""
-        settings: dict[str, Any] = {"project": self.project, "entity": self.entity}
-        if self.host is not None:
-            settings["host"] = self.host
-        for name in ("max_retries", "retry_wait_max_seconds", "request_timeout_seconds"):
+        settings: dict[str, Any] = {}
+        for name in (
+            "project",
+            "entity",
+            "host",
+            "max_retries",
+            "retry_wait_max_seconds",
+            "request_timeout_seconds",
+        ):
             if getattr(self, name) is not None:
                 settings[name] = getattr(self, name)
         return WandbResource(api_key=EnvVar(self.api_key_env_var), **settings)

@@ -32,6 +32,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from dagster_wandb_v2._location import Location
+from dagster_wandb_v2._unknown_keys import did_you_mean
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.wandb_rules import (
     VALID_NAME,
@@ -399,13 +400,7 @@ def _describe_pydantic_error(err: Mapping[str, Any], location: Location) -> str:
     loc = tuple(err["loc"])
     path = ".".join([CONFIG_KEY, *(str(part) for part in loc)])
     if err["type"] == "extra_forbidden":
-        message = "unknown key"
-        known = _known_keys_at(loc[:-1])
-        matches = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1)
-        if matches:
-            message += f" (did you mean '{matches[0]}'?)"
-        elif known:
-            message += f" (known keys: {', '.join(sorted(known))})"
+        message = "unknown key" + did_you_mean(str(loc[-1]), _known_keys_at(loc[:-1]))
         return f"{location}: {path}: {message}"
     if err["type"] == "missing":
         return f"{location}: {path}: required key missing"

@@ -46,3 +46,19 @@ class WandbArtifactNotFoundError(WandbArtifactsIOManagerError):
 
 class WandbSerializationError(WandbArtifactsIOManagerError):
     """An object could not be serialized or deserialized."""
+
+
+class WandbAuthenticationError(WandbArtifactsIOManagerError):
+    """The W&B host rejected the API key (HTTP 401).
+
+    The message names the host and where the key came from (an environment variable's
+    name), never the key.
+    """
+
+
+class WandbHostUnreachableError(WandbArtifactsIOManagerError):
+    """The W&B host could not be reached within the retry settings of ``WandbResource``.
+
+    The message names the host and the settings that bound the retries (``max_retries``,
+    ``retry_wait_max_seconds``, ``request_timeout_seconds``).
+    """

@@ -42,10 +42,11 @@ from dagster import (
     InputContext,
     OutputContext,
 )
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
 from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._session import StepSession
+from dagster_wandb_v2._unknown_keys import reject_unknown_fields
 from dagster_wandb_v2.cache import ArtifactCache
 from dagster_wandb_v2.config import (
     CONFIG_KEY,
@@ -113,6 +114,11 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
 
     _session: StepSession | None = PrivateAttr(default=None)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        return reject_unknown_fields(cls, data)
+
     # --- lifecycle -------------------------------------------------------------------
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -120,8 +126,8 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         dagster_run_id = dagster_run.run_id if dagster_run is not None else str(uuid.uuid4())
         self._session = StepSession(
             client=self.wandb.get_client(),
-            entity=self.wandb.entity,
-            project=self.wandb.project,
+            entity=self.wandb.resolved_entity,
+            project=self.wandb.resolved_project,
             dagster_run_id=dagster_run_id,
             run_id=self.run_id,
             run_name=self.run_name,

@@ -19,12 +19,22 @@ Example::
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, EnvVar
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from dagster_wandb_v2.client import WANDB_CLOUD_HOST, RetryPolicy, SdkWandbClient, WandbClient
+from dagster_wandb_v2._reachability import check_reachable
+from dagster_wandb_v2._unknown_keys import reject_unknown_fields
+from dagster_wandb_v2.client import (
+    WANDB_CLOUD_HOST,
+    RetryPolicy,
+    SdkWandbClient,
+    WandbClient,
+    explain_sdk_error,
+    sdk_auth_settings,
+)
 from dagster_wandb_v2.errors import WandbConfigurationError
 
 if TYPE_CHECKING:
@@ -35,23 +45,41 @@ class WandbResource(ConfigurableResource["WandbResource"]):
     """Authenticates to W&B and says where runs and artifacts live.
 
     The API key is meant for ``EnvVar("WANDB_API_KEY")``: it is never logged, never put in
-    metadata, and hidden from ``repr``. No global ``wandb.login`` is done: every client
-    this resource hands out carries the key itself.
+    metadata, and hidden from ``repr``. No ``wandb.login`` is done: every client this
+    resource hands out carries the key itself.
+
+    ``host``, ``entity`` and ``project`` left unset are read when used from the variables
+    the wandb SDK reads (``WANDB_BASE_URL``, ``WANDB_ENTITY``, ``WANDB_PROJECT``), so a
+    resource and a bare ``wandb.init()`` talk to the same W&B server. Unknown keyword
+    arguments are errors (:class:`~dagster_wandb_v2.WandbConfigurationError`).
     """
 
     api_key: str = Field(
         repr=False,
         description="W&B API key; use EnvVar('WANDB_API_KEY'), never a literal.",
     )
-    host: str = Field(
-        default=WANDB_CLOUD_HOST,
-        description="W&B API host; change it for a dedicated or local W&B server.",
+    host: str | None = Field(
+        default=None,
+        description=(
+            "W&B API host, e.g. https://my-company.wandb.io for a dedicated W&B server; "
+            "default: the WANDB_BASE_URL environment variable (as the wandb SDK), else "
+            f"{WANDB_CLOUD_HOST}."
+        ),
     )
     entity: str | None = Field(
         default=None,
-        description="W&B entity (user or team); defaults to the API key's default entity.",
+        description=(
+            "W&B entity (user or team); default: the WANDB_ENTITY environment variable, "
+            "else the API key's default entity."
+        ),
     )
-    project: str = Field(description="W&B project receiving runs and artifacts.")
+    project: str | None = Field(
+        default=None,
+        description=(
+            "W&B project receiving runs and artifacts; default: the WANDB_PROJECT "
+            "environment variable (one of the two is required)."
+        ),
+    )
     max_retries: int | None = Field(
         default=None,
         ge=0,
@@ -75,6 +103,59 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         description="Timeout of one W&B request attempt; default: the wandb SDK's.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        return reject_unknown_fields(cls, data)
+
+    @property
+    def resolved_host(self) -> str:
+        """The W&B API host used: ``host``, else ``WANDB_BASE_URL``, else the public cloud.
+
+        The wandb SDK reads the same variable, so a resource without ``host`` and a bare
+        ``wandb.init()`` in an asset talk to the same W&B server.
+        """
+        return (_resolved(self.host) or _from_environment(ENV_BASE_URL) or WANDB_CLOUD_HOST).rstrip(
+            "/"
+        )
+
+    @property
+    def resolved_entity(self) -> str | None:
+        """``entity``, else ``WANDB_ENTITY``, else ``None`` (the API key's default entity)."""
+        return _resolved(self.entity) or _from_environment(ENV_ENTITY)
+
+    @property
+    def resolved_project(self) -> str:
+        """``project``, else ``WANDB_PROJECT``.
+
+        Raises:
+            WandbConfigurationError: neither is set.
+        """
+        project = _resolved(self.project) or _from_environment(ENV_PROJECT)
+        if project is None:
+            raise WandbConfigurationError(
+                [
+                    "WandbResource.project: not set; give WandbResource(project=...) or set "
+                    f"the {ENV_PROJECT} environment variable"
+                ]
+            )
+        return project
+
+    @property
+    def api_key_source(self) -> str:
+        """Where the API key comes from, for error messages: a variable's name, never the key.
+
+        Inside a Dagster run an ``EnvVar`` is already replaced by its value, so the
+        environment variables holding exactly that value are named.
+        """
+        if isinstance(self.api_key, EnvVar):
+            return f"environment variable {self.api_key.env_var_name}"
+        names = sorted(name for name, value in os.environ.items() if value == self.api_key)
+        names.sort(key=lambda name: name != ENV_API_KEY)
+        if names:
+            return f"environment variable {names[0]}"
+        return "WandbResource.api_key (a value, not an EnvVar)"
+
     def _checked_api_key(self) -> str:
         api_key = _resolved(self.api_key)
         if not api_key or not api_key.strip():
@@ -87,8 +168,12 @@ class WandbResource(ConfigurableResource["WandbResource"]):
 
     def get_client(self) -> WandbClient:
         """The client the IO manager uses to start runs and log or use artifacts."""
-        host = _resolved(self.host) or WANDB_CLOUD_HOST
-        return SdkWandbClient(api_key=self._checked_api_key(), host=host, retry=self.retry_policy)
+        return SdkWandbClient(
+            api_key=self._checked_api_key(),
+            host=self.resolved_host,
+            retry=self.retry_policy,
+            api_key_source=self.api_key_source,
+        )
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -100,31 +185,77 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         )
 
     def get_api(self) -> wandb.Api:
-        """A ``wandb.Api`` for queries (runs, artifacts), authenticated with this resource."""
+        """A ``wandb.Api`` for queries (runs, artifacts), authenticated with this resource.
+
+        Its ``base_url``, default entity and project are :attr:`resolved_host`,
+        :attr:`resolved_entity` and the project (``project`` or ``WANDB_PROJECT``, if any).
+
+        Raises:
+            WandbHostUnreachableError: the host does not answer within the retry settings.
+            WandbAuthenticationError: the host rejected the API key.
+        """
         import wandb
 
+        api_key = self._checked_api_key()
+        host = self.resolved_host
+        check_reachable(host, self.retry_policy)
         overrides = {
-            "base_url": _resolved(self.host),
-            "entity": _resolved(self.entity),
-            "project": _resolved(self.project),
+            "base_url": host,
+            "entity": self.resolved_entity,
+            "project": _resolved(self.project) or _from_environment(ENV_PROJECT),
         }
-        return wandb.Api(api_key=self._checked_api_key(), overrides=overrides)
+        try:
+            return wandb.Api(
+                api_key=api_key,
+                overrides={key: value for key, value in overrides.items() if value is not None},
+            )
+        except Exception as error:
+            raise explain_sdk_error(
+                error,
+                host=host,
+                retry=self.retry_policy,
+                api_key=api_key,
+                api_key_source=self.api_key_source,
+            ) from error
 
     def init_run(self, **kwargs: Any) -> wandb.Run:
         """``wandb.init`` with this resource's entity, project and credentials.
 
         Extra keyword arguments go to ``wandb.init`` (``id``, ``resume``, ``config``...).
+
+        Raises:
+            WandbHostUnreachableError: the host does not answer within the retry settings.
+            WandbAuthenticationError: the host rejected the API key.
         """
         import wandb
 
-        host = _resolved(self.host) or WANDB_CLOUD_HOST
+        api_key = self._checked_api_key()
+        host = self.resolved_host
         settings = wandb.Settings(
-            api_key=self._checked_api_key(), base_url=host, **self.retry_policy.sdk_settings()
+            base_url=host,
+            **sdk_auth_settings(api_key, host),
+            **self.retry_policy.sdk_settings(),
         )
-        kwargs.setdefault("entity", _resolved(self.entity))
-        kwargs.setdefault("project", _resolved(self.project))
+        kwargs.setdefault("entity", self.resolved_entity)
+        kwargs.setdefault("project", self.resolved_project)
         kwargs.setdefault("reinit", "create_new")
-        return wandb.init(settings=settings, **kwargs)
+        check_reachable(host, self.retry_policy)
+        try:
+            return wandb.init(settings=settings, **kwargs)
+        except Exception as error:
+            raise explain_sdk_error(
+                error,
+                host=host,
+                retry=self.retry_policy,
+                api_key=api_key,
+                api_key_source=self.api_key_source,
+            ) from error
+
+
+ENV_BASE_URL = "WANDB_BASE_URL"
+ENV_ENTITY = "WANDB_ENTITY"
+ENV_PROJECT = "WANDB_PROJECT"
+ENV_API_KEY = "WANDB_API_KEY"
 
 
 def _resolved(value: str | None) -> str | None:
@@ -132,3 +263,8 @@ def _resolved(value: str | None) -> str | None:
     if isinstance(value, EnvVar):
         return value.get_value()
     return value
+
+
+def _from_environment(name: str) -> str | None:
+    """A ``WANDB_*`` variable as the wandb SDK reads it (``wandb.env``); empty means unset."""
+    return os.environ.get(name) or None

@@ -80,8 +80,7 @@ jobs = [run_launch_agent_example, run_launch_job_example]
 
 resources = {
     "wandb": WandbResource(
-        api_key=EnvVar("WANDB_API_KEY"),
-        host=os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"),
+        api_key=EnvVar("WANDB_API_KEY"),  # host: WANDB_BASE_URL when set
         entity=ENTITY,
         project=PROJECT,
     )

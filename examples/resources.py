@@ -17,10 +17,9 @@ from dagster_wandb_v2 import WandbArtifactsIOManager, WandbResource
 
 def wandb_resources(cache_duration_in_minutes: int = 60) -> dict[str, Any]:
     """``{"wandb": ..., "wandb_artifacts_manager": ...}`` for ``Definitions``."""
+    # host and entity: WANDB_BASE_URL and WANDB_ENTITY when set, as in the wandb SDK
     wandb = WandbResource(
         api_key=EnvVar("WANDB_API_KEY"),
-        host=os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"),
-        entity=os.environ.get("WANDB_ENTITY") or None,
         project=os.environ.get("WANDB_PROJECT", "dagster-wandb-v2-examples"),
     )
     return {

@@ -27,7 +27,9 @@ import copy
 from typing import Any
 
 from dagster import Config, PermissiveConfig
-from pydantic import Field
+from pydantic import Field, model_validator
+
+from dagster_wandb_v2._unknown_keys import reject_unknown_fields
 
 # --- agent ---------------------------------------------------------------------------
 
@@ -110,6 +112,11 @@ class LaunchAgentConfig(Config):
     builder: LaunchAgentBuilderConfig | None = Field(
         default=None, description="Image builder block of the agent configuration."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        return reject_unknown_fields(cls, data)
 
     def agent_config(self, entity: str) -> dict[str, Any]:
         """The ``config`` argument of ``create_and_run_agent``: set keys only, plus ``entity``."""
@@ -233,6 +240,11 @@ class LaunchJobConfig(Config):
         default=None,
         description="Legacy: not supported by W&B Launch anymore; use a CUDA base image.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        return reject_unknown_fields(cls, data)
 
     def problems(self) -> list[str]:
         """Mistakes W&B would reject (or silently ignore), one line each, before any call."""

@@ -44,7 +44,7 @@ from typing import Any
 
 from dagster import Failure, MetadataValue, OpExecutionContext, op
 
-from dagster_wandb_v2.client import WANDB_CLOUD_HOST, app_url_for_host
+from dagster_wandb_v2.client import app_url_for_host
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.launch.config import LaunchAgentConfig, LaunchJobConfig
 from dagster_wandb_v2.resource import WandbResource, _resolved
@@ -239,7 +239,8 @@ class _Target:
 
 
 def _target(wandb: WandbResource, op_name: str) -> _Target:
-    """Entity, project and credentials from the resource; empty values are errors."""
+    """Entity, project and credentials from the resource (or the ``WANDB_*`` variables
+    it falls back to); empty values are errors."""
     entity = _resolved(wandb.entity)
     project = _resolved(wandb.project)
     problems = []
@@ -248,16 +249,19 @@ def _target(wandb: WandbResource, op_name: str) -> _Target:
             f"op '{op_name}': WandbResource.entity is empty; set the W&B entity (user or "
             "team) that owns the launch queues, or leave it unset for the API key's default"
         )
-    if project is None or not project.strip():
+    if project is not None and not project.strip():
         problems.append(f"op '{op_name}': WandbResource.project is empty; set the W&B project")
     if problems:
         raise WandbConfigurationError(problems)
-    assert project is not None
+    try:
+        project = wandb.resolved_project
+    except WandbConfigurationError as error:
+        raise WandbConfigurationError([f"op '{op_name}': {p}" for p in error.problems]) from None
     return _Target(
         op_name=op_name,
         api_key=wandb._checked_api_key(),
-        host=_resolved(wandb.host) or WANDB_CLOUD_HOST,
-        entity=entity,
+        host=wandb.resolved_host,
+        entity=wandb.resolved_entity,
         project=project,
     )
 

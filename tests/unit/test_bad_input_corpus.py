@@ -647,7 +647,12 @@ def test_an_unset_api_key_variable_fails_the_run_naming_it(tmp_path: Any) -> Non
             "retry_wait_max_seconds",
             "Input should be greater than or equal to 1",
         ),
-        (lambda: WandbResource(api_key="k"), "project", "Input should be a valid string"),
+        (
+            # (no project is not a build error: WANDB_PROJECT is read when a run starts)
+            lambda: WandbResource(api_key="k", request_timeout_seconds=0),
+            "request_timeout_seconds",
+            "Input should be greater than or equal to 1",
+        ),
         (
             lambda: WandbArtifactsIOManager(
                 wandb=WandbResource(api_key="k", project="p"), cache_duration_in_minutes=-5
@@ -666,7 +671,7 @@ def test_an_unset_api_key_variable_fails_the_run_naming_it(tmp_path: Any) -> Non
     ids=[
         "negative_max_retries",
         "zero_retry_wait",
-        "resource_without_project",
+        "zero_request_timeout",
         "negative_cache_duration",
         "no_concurrent_reads",
     ],

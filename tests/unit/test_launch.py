@@ -258,6 +258,22 @@ def test_agent_runs_with_the_resource_entity(fake: FakeLaunch) -> None:
     AgentConfig(**config)  # what create_and_run_agent validates first
 
 
+def test_unset_host_entity_and_project_come_from_the_wandb_environment(
+    fake: FakeLaunch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dedicated = "http://127.0.0.1:8"
+    monkeypatch.setenv("WANDB_BASE_URL", dedicated)
+    monkeypatch.setenv("WANDB_ENTITY", "env_entity")
+    monkeypatch.setenv("WANDB_PROJECT", "env_project")
+    result = run_agent({"queues": ["q"]}, host=None, entity=None, project=None)
+    assert result.success
+    fake.make_api.assert_called_once_with(API_KEY, dedicated)  # not the public cloud
+    (call,) = fake.create_and_run_agent.call_args_list
+    assert bind(wandb_launch.create_and_run_agent, call).arguments["config"]["entity"] == (
+        "env_entity"
+    )
+
+
 def test_agent_config_covers_the_wandb_agent_configuration(fake: FakeLaunch) -> None:
     full = {
         "queues": ["a", "b"],

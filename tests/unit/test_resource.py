@@ -12,20 +12,26 @@ from dagster_wandb_v2.errors import WandbConfigurationError
 SECRET = "secret-key-123"
 
 
+@pytest.fixture(autouse=True)
+def _no_wandb_location_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset host, entity and project fall back to these; a developer may have them set."""
+    for name in ("WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_repr_and_str_do_not_show_the_api_key() -> None:
     resource = WandbResource(api_key=SECRET, project="p", entity="team")
     assert SECRET not in repr(resource)
     assert SECRET not in str(resource)
-    assert repr(resource) == (
-        "WandbResource(host='https://api.wandb.ai', entity='team', project='p')"
-    )
+    assert repr(resource) == "WandbResource(host=None, entity='team', project='p')"
 
 
 def test_defaults() -> None:
     resource = WandbResource(api_key=SECRET, project="p")
-    assert resource.host == "https://api.wandb.ai"
-    assert resource.entity is None
-    assert resource.project == "p"
+    assert (resource.host, resource.entity, resource.project) == (None, None, "p")
+    assert resource.resolved_host == "https://api.wandb.ai"
+    assert resource.resolved_entity is None
+    assert resource.resolved_project == "p"
 
 
 def test_get_client_returns_an_sdk_client_without_the_key_in_its_repr() -> None:

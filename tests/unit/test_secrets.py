@@ -198,8 +198,9 @@ def test_a_wrong_api_key_fails_the_run_without_showing_either_key(
         (error,) = _error_texts(result)
         assert (
             "dagster_wandb_v2.errors.WandbArtifactsIOManagerError: could not start W&B run "
-            f"'{result.run_id}' in project 'secrets' (wandb.init): Failed to get resume status "
-            f'for run {result.run_id}: returned error 401: {{"data":null}}'
+            f"'{result.run_id}' in project 'secrets' (wandb.init): the W&B host "
+            f"{private_server.base_url} rejected the API key from environment variable "
+            f"{API_KEY_VAR} (HTTP 401)"
         ) in error
         assert _leaks(error, secrets) == []
         events = instance.all_logs(result.run_id)

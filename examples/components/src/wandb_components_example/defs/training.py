@@ -17,5 +17,7 @@ def training_data() -> list[int]:
     ins={"training_data": dg.AssetIn(input_manager_key="wandb_artifacts_manager")},
 )
 def training_size(training_data: list[int], wandb: WandbResource) -> int:
-    dg.get_dagster_logger().info(f"{len(training_data)} rows from W&B project {wandb.project}")
+    dg.get_dagster_logger().info(
+        f"{len(training_data)} rows from W&B project {wandb.resolved_project}"
+    )
     return len(training_data)
