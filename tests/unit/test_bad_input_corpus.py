@@ -538,7 +538,7 @@ CASES: dict[str, Case] = {
     "get_names_no_object": Case(
         [writer({"type": "dataset"}, value=_table), reader({"get": "Tabel"})],
         [
-            f"{IN}: {KEY}.get: no W&B object named 'Tabel' in artifact 'my_asset:v0'; it "
+            f"{IN}: {KEY}.get: no W&B object named 'Tabel' in artifact 'my_asset:latest'; it "
             "holds: Table.table.json"
         ],
         when="run",
@@ -547,7 +547,7 @@ CASES: dict[str, Case] = {
     "get_path_names_no_file": Case(
         [UPSTREAM, reader({"get_path": "data.csv"})],
         [
-            f"{IN}: {KEY}.get_path: no file 'data.csv' in artifact 'my_asset:v0'; it holds: "
+            f"{IN}: {KEY}.get_path: no file 'data.csv' in artifact 'my_asset:latest'; it holds: "
             "output.pickle"
         ],
         when="run",
