@@ -67,6 +67,8 @@ class FakeEntry:
     def download(self, root: str | None = None) -> str:
         if self.stored_file is None:
             raise ValueError(f"reference entries are not downloaded by the fake: {self.ref}")
+        if root is None and self.artifact is not None:
+            root = str(self.artifact.default_root())
         target = Path(root or tempfile.mkdtemp()) / self.path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.stored_file, target)
@@ -173,12 +175,17 @@ class FakeArtifact(wandb.Artifact):
         return self._backend._aliases_of(self)
 
     def download(self, root: str | None = None, **_: Any) -> str:  # type: ignore[override]
-        directory = Path(root or tempfile.mkdtemp())
+        directory = Path(root or self.default_root())
         for entry in self.manifest.entries.values():
             if entry.stored_file is not None:
                 entry.download(str(directory))
         self._backend.downloads += 1
         return str(directory)
+
+    def default_root(self) -> Path:
+        """Where ``download()`` without a root puts the files, as the SDK does:
+        ``$WANDB_ARTIFACT_DIR`` (default ``./artifacts``) / ``<collection>:vN``."""
+        return Path(wandb.env.get_artifact_dir()) / self.source_name
 
     def get_entry(self, name: str) -> FakeEntry:  # type: ignore[override]
         entry = self.manifest.entries.get(name) or self._object_entry(name)[0]
@@ -206,7 +213,7 @@ class FakeArtifact(wandb.Artifact):
         return wb_class.from_json(json_obj, self)
 
     def verify(self, root: str | None = None) -> None:
-        directory = Path(root or ".")
+        directory = Path(root or self.default_root())
         for path in directory.rglob("*"):
             if (
                 path.is_file()
@@ -414,7 +421,7 @@ class FakeWandb:
             version=version,
             digest=digest,
             description=artifact.description,
-            metadata=json.loads(json.dumps(artifact.metadata, default=str)),
+            metadata=_stored_metadata(artifact.metadata),
             manifest=_Manifest(entries),
             logged_by=logged_by,
         )
@@ -561,6 +568,17 @@ def _parse_registry_path(target_path: str) -> tuple[str | None, str, str]:
         raise ValueError(f"not a registry path: {target_path!r}")
     prefix = parts[0] if len(parts) == 3 else None
     return prefix, parts[-2].removeprefix("wandb-registry-"), parts[-1]
+
+
+def _stored_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata as W&B stores it: the SDK's JSON form (NaN -> null, datetime -> ISO 8601,
+    tuple -> list, numpy -> Python)."""
+    from wandb.util import json_friendly_val
+
+    stored: dict[str, Any] = json.loads(
+        json.dumps(json_friendly_val(metadata), allow_nan=False, default=str)
+    )
+    return stored
 
 
 def _settable_aliases(aliases: Sequence[str]) -> list[str]:

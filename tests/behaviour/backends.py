@@ -59,7 +59,12 @@ class Backend(ABC):
     # --- acting, through the client protocol ---------------------------------------------
 
     def start_run(
-        self, run_id: str | None = None, name: str | None = None, entity: str | None = None
+        self,
+        run_id: str | None = None,
+        name: str | None = None,
+        entity: str | None = None,
+        tags: tuple[str, ...] = (),
+        group: str | None = None,
     ) -> WandbRun:
         run_id = run_id or uuid.uuid4().hex[:8]
         spec = RunSpec(
@@ -67,6 +72,8 @@ class Backend(ABC):
             run_id=run_id,
             name=name or f"run-{run_id}",
             entity=entity,
+            tags=tags,
+            group=group,
             directory=str(self.tmp_path),
         )
         return self.client.start_run(spec)
@@ -129,6 +136,10 @@ class Backend(ABC):
         """The sorted ``collection:vN`` names a run used (``Run.used_artifacts()``)."""
 
     @abstractmethod
+    def run_record(self, run_id: str) -> tuple[str, list[str], str | None]:
+        """What W&B shows of a run: ``(state, sorted tags, group)``."""
+
+    @abstractmethod
     def ttl_seconds(self, name: str) -> int | None:
         """The TTL of version ``name`` in seconds (``Artifact.ttl``), ``None`` for none."""
 
@@ -178,6 +189,10 @@ class FakeBackend(Backend):
 
     def _runs(self, run_id: str) -> list[Any]:
         return [run for run in self.fake.runs if run.id == run_id]
+
+    def run_record(self, run_id: str) -> tuple[str, list[str], str | None]:
+        run = self._runs(run_id)[-1]
+        return run.state, sorted(run.spec.tags), run.spec.group
 
     def ttl_seconds(self, name: str) -> int | None:
         return self.fake.artifact(self.path(name)).ttl_seconds
@@ -243,6 +258,10 @@ class ServerBackend(Backend):
     def used_artifacts(self, run_id: str) -> list[str]:
         run = self.api().run(self.path(run_id))
         return sorted(artifact.source_name for artifact in run.used_artifacts())
+
+    def run_record(self, run_id: str) -> tuple[str, list[str], str | None]:
+        run = self.api().run(self.path(run_id))
+        return str(run.state), sorted(run.tags), run.group
 
     def ttl_seconds(self, name: str) -> int | None:
         ttl = self.api().artifact(self.path(name)).ttl

@@ -58,3 +58,18 @@ def test_get_returns_a_wandb_object_stored_in_a_folder(backend: Backend, run: Wa
     assert isinstance(table, wandb.Table)
     assert table.get_column("a") == [1, 3]
     assert used.get_entry("splits/train").path == "splits/train.table.json"
+
+
+def test_download_without_a_root_goes_to_the_artifact_dir(
+    backend: Backend, run: WandbRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's default root: ``$WANDB_ARTIFACT_DIR/<collection>:vN``."""
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifact-dir"))
+    log(run, backend.draft("ds", "rows"), ["best"])
+    used = run.use_artifact(backend.path("ds:best"))
+    root = tmp_path / "artifact-dir" / "ds:v0"
+    assert Path(used.download()) == root
+    assert (root / "data" / "train.csv").read_text() == "rows"
+    used.verify()
+    (root / "data" / "train.csv").unlink()
+    assert Path(used.get_entry("data/train.csv").download()) == root / "data" / "train.csv"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.behaviour.backends import Backend
+import pytest
+
+from tests.behaviour.backends import Backend, log
 
 
 def test_run_values(backend: Backend) -> None:
@@ -24,3 +26,23 @@ def test_run_without_entity_is_in_the_default_entity(backend: Backend) -> None:
         assert run.path == f"{backend.entity}/{backend.project}/no-entity"
     finally:
         run.finish()
+
+
+@pytest.mark.parametrize(("exit_code", "state"), [(0, "finished"), (1, "failed")])
+def test_exit_code_gives_the_run_state(backend: Backend, exit_code: int, state: str) -> None:
+    run = backend.start_run(run_id="ending", tags=("dagster_wandb", "nightly"), group="g-1")
+    run.finish(exit_code=exit_code)
+    assert backend.run_record("ending") == (state, ["dagster_wandb", "nightly"], "g-1")
+
+
+def test_starting_a_run_id_again_resumes_that_run(backend: Backend) -> None:
+    """The IO manager opens runs with ``resume="allow"``: one W&B run per run id."""
+    first = backend.start_run(run_id="resumed")
+    log(first, backend.draft("ds", "A"))
+    first.finish()
+    second = backend.start_run(run_id="resumed")
+    assert second.path == first.path
+    log(second, backend.draft("ds", "B"))
+    second.finish()
+    assert backend.logged_artifacts("resumed") == ["ds:v0", "ds:v1"]
+    assert backend.logged_by("ds:v0") == backend.logged_by("ds:v1") == "resumed"

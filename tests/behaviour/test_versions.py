@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from dagster_wandb_v2.client import WandbRun
@@ -58,3 +60,23 @@ def test_another_type_in_the_same_collection_is_refused(backend: Backend, run: W
     with pytest.raises(ValueError, match="already exists with type 'dataset'"):
         log(run, backend.draft("ds", "B", type="model"))
     assert backend.aliases("ds") == {"v0": ["latest"]}
+
+
+def test_metadata_is_stored_as_json(backend: Backend, run: WandbRun) -> None:
+    """W&B keeps metadata as JSON: NaN becomes null, datetimes and tuples JSON values."""
+    draft = backend.draft("ds", "A")
+    draft.metadata.update(
+        {
+            "nan": float("nan"),
+            "tuple": (1, 2),
+            "when": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            "nested": {"nan": float("nan")},
+        }
+    )
+    log(run, draft)
+    assert backend.lookup("ds:v0").metadata == {
+        "nan": None,
+        "tuple": [1, 2],
+        "when": "2024-01-02T03:04:05+00:00",
+        "nested": {"nan": None},
+    }
