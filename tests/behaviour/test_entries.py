@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import wandb
@@ -73,3 +74,15 @@ def test_download_without_a_root_goes_to_the_artifact_dir(
     used.verify()
     (root / "data" / "train.csv").unlink()
     assert Path(used.get_entry("data/train.csv").download()) == root / "data" / "train.csv"
+
+
+def test_reference_entries_keep_their_uri(backend: Backend, run: WandbRun) -> None:
+    """``add_reference`` entries are stored as URIs (nothing is fetched here)."""
+    draft = backend.draft("ds", "rows")
+    draft.add_reference("https://example.com/key.bin", name="refs/key.bin", checksum=False)
+    log(run, draft)
+    used = run.use_artifact(backend.path("ds:latest"))
+    assert sorted(used.manifest.entries) == ["data/train.csv", "refs/key.bin"]
+    entry = used.get_entry("refs/key.bin")
+    assert (entry.path, cast(Any, entry).ref) == ("refs/key.bin", "https://example.com/key.bin")
+    assert cast(Any, used.get_entry("data/train.csv")).ref is None

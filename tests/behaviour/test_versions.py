@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, cast
 
 import pytest
 
@@ -52,7 +53,9 @@ def test_stored_version_describes_what_was_logged(backend: Backend, run: WandbRu
     assert stored.metadata == {"rows": 3, "nested": {"source": "unit"}}
     assert isinstance(stored.id, str) and stored.id
     assert sorted(stored.manifest.entries) == ["data/train.csv", "notes.txt"]
-    assert backend.lookup("ds:v0").digest == digest
+    looked_up = backend.lookup("ds:v0")
+    assert looked_up.digest == digest
+    assert cast(Any, looked_up).description == "*markdown*"
 
 
 def test_another_type_in_the_same_collection_is_refused(backend: Backend, run: WandbRun) -> None:
