@@ -274,7 +274,7 @@ class FakeRun:
     def link_artifact(
         self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
     ) -> str:
-        self._check_open("link_artifact")
+        # Like SdkWandbClient (``Artifact.link``): a logged version links without an open run.
         return self._backend.link(artifact, target_path, aliases)
 
     def finish(self, exit_code: int = 0) -> None:

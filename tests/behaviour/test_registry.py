@@ -53,3 +53,13 @@ def test_a_used_version_can_be_linked(backend: Backend) -> None:
     linker.link_artifact(used, f"wandb-registry-dataset/{golden}", [])
     linker.finish()
     assert backend.registry_versions("dataset", golden) == {"v0": ("ds:v0", ["latest"])}
+
+
+def test_a_logged_version_can_be_linked_after_its_run_finished(backend: Backend) -> None:
+    """Linking goes through ``Artifact.link``, which needs no open run."""
+    run = backend.start_run()
+    stored = log(run, backend.draft("ds", "A"))
+    run.finish()
+    golden = backend.unique("golden")
+    run.link_artifact(stored, f"wandb-registry-dataset/{golden}", ["prod"])
+    assert backend.registry_versions("dataset", golden) == {"v0": ("ds:v0", ["latest", "prod"])}
