@@ -361,7 +361,8 @@ class _SdkRun:
     name = property(lambda self: str(self._run.name))
     entity = property(lambda self: str(self._run.entity))
     project = property(lambda self: str(self._run.project))
-    path = property(lambda self: "/".join(self._run.path))
+    # ``wandb.Run.path`` is "entity/project/id"; public-API runs give a list of parts.
+    path = property(lambda self: _joined_path(self._run.path))
     url = property(lambda self: str(self._run.url))
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
@@ -397,3 +398,12 @@ class _SdkRun:
 
     def finish(self, exit_code: int = 0) -> None:
         self._run.finish(exit_code=exit_code)
+
+
+def _joined_path(path: str | Sequence[str]) -> str:
+    """``"entity/project/id"`` from a run's path, whether a string or its parts.
+
+    >>> _joined_path("me/proj/abc"), _joined_path(["me", "proj", "abc"])
+    ('me/proj/abc', 'me/proj/abc')
+    """
+    return path if isinstance(path, str) else "/".join(path)

@@ -2,8 +2,11 @@
 
 It keeps W&B's artifact semantics: versions ``v0, v1, ...`` per collection; logging the
 same content again (same digest) returns the existing version; ``latest`` moves to the
-newest version; an alias points to one version of a collection at a time; ``get`` and
-``get_entry`` work on logged artifacts; a missing name or alias raises like W&B would.
+version logged last (a deduplicated one too); an alias points to one version of a
+collection at a time, and ``v<number>`` aliases are ignored; a version looked up by alias is
+named by it (``ds:latest``); a run records each version it logged or used once; a finished
+run refuses artifacts; ``get`` and ``get_entry`` work on logged artifacts; a missing name or
+alias raises like W&B would. ``tests/behaviour`` runs these against the real SDK too.
 
 Example::
 
@@ -18,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import itertools
 import json
@@ -30,9 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import wandb
 from pydantic import Field
+from wandb.errors import UsageError
 
 from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
 from dagster_wandb_v2.config import ARTIFACT_NAME_PATTERN
@@ -41,6 +47,10 @@ from dagster_wandb_v2.resource import WandbResource
 
 DEFAULT_ENTITY = "fake-entity"
 FAKE_APP_URL = "https://fake.wandb.test"
+FAKE_ORGANIZATION = "fake-org"
+"""The organization (and its entity) that the fake's W&B Registry collections belong to."""
+_VERSION_ALIAS = re.compile(r"v\d+")
+MAX_ALIAS_LENGTH = 128
 
 
 @dataclass
@@ -57,6 +67,8 @@ class FakeEntry:
     def download(self, root: str | None = None) -> str:
         if self.stored_file is None:
             raise ValueError(f"reference entries are not downloaded by the fake: {self.ref}")
+        if root is None and self.artifact is not None:
+            root = str(self.artifact.default_root())
         target = Path(root or tempfile.mkdtemp()) / self.path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.stored_file, target)
@@ -110,9 +122,26 @@ class FakeArtifact(wandb.Artifact):
         self.ttl_seconds: int | None = None
         """The TTL set when logging (``None``: none, or inherited, see ``ttl_inherited``)."""
         self.ttl_inherited = True
+        self._fake_name: str | None = None
 
     def __repr__(self) -> str:
         return f"FakeArtifact({self.qualified_name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Two lookups of one version are equal (W&B gives a new object per lookup)."""
+        if not isinstance(other, FakeArtifact):
+            return NotImplemented
+        return bool(self._fake_id == other._fake_id)
+
+    def __hash__(self) -> int:
+        return hash(self._fake_id)
+
+    def named(self, qualifier: str) -> FakeArtifact:
+        """This version as looked up by ``qualifier`` (an alias or ``vN``): like the SDK,
+        its ``name`` is ``<collection>:<qualifier>``, ``version`` stays ``vN``."""
+        view = copy.copy(self)
+        view._fake_name = f"{self.collection_name}:{qualifier}"
+        return view
 
     id = property(lambda self: self._fake_id)
     entity = property(lambda self: self._fake_entity)
@@ -126,7 +155,7 @@ class FakeArtifact(wandb.Artifact):
 
     @property
     def name(self) -> str:
-        return f"{self.collection_name}:{self.version}"
+        return self._fake_name or self.source_name
 
     @property
     def qualified_name(self) -> str:
@@ -134,7 +163,8 @@ class FakeArtifact(wandb.Artifact):
 
     @property
     def source_name(self) -> str:
-        return self.name
+        """``<collection>:vN``, however the version was looked up."""
+        return f"{self.collection_name}:{self.version}"
 
     @property
     def size(self) -> int:
@@ -145,12 +175,17 @@ class FakeArtifact(wandb.Artifact):
         return self._backend._aliases_of(self)
 
     def download(self, root: str | None = None, **_: Any) -> str:  # type: ignore[override]
-        directory = Path(root or tempfile.mkdtemp())
+        directory = Path(root or self.default_root())
         for entry in self.manifest.entries.values():
             if entry.stored_file is not None:
                 entry.download(str(directory))
         self._backend.downloads += 1
         return str(directory)
+
+    def default_root(self) -> Path:
+        """Where ``download()`` without a root puts the files, as the SDK does:
+        ``$WANDB_ARTIFACT_DIR`` (default ``./artifacts``) / ``<collection>:vN``."""
+        return Path(wandb.env.get_artifact_dir()) / self.source_name
 
     def get_entry(self, name: str) -> FakeEntry:  # type: ignore[override]
         entry = self.manifest.entries.get(name) or self._object_entry(name)[0]
@@ -178,7 +213,7 @@ class FakeArtifact(wandb.Artifact):
         return wb_class.from_json(json_obj, self)
 
     def verify(self, root: str | None = None) -> None:
-        directory = Path(root or ".")
+        directory = Path(root or self.default_root())
         for path in directory.rglob("*"):
             if (
                 path.is_file()
@@ -219,30 +254,38 @@ class FakeRun:
         return "finished" if self.exit_code == 0 else "failed"
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
-        self._check_open()
+        self._check_open("log_artifact")
         stored = self._backend.store(artifact, self.entity, self.project, aliases, self.path)
-        self.logged.append(stored)
+        with self._backend._lock:
+            if stored not in self.logged:  # W&B records a run's output once
+                self.logged.append(stored)
         return stored
 
     def use_artifact(self, qualified_name: str) -> StoredArtifact:
-        self._check_open()
+        self._check_open("use_artifact")
         artifact = self._backend.artifact(qualified_name)
-        artifact.used_by_runs.append(self.path)
-        self.used.append(artifact)
+        with self._backend._lock:
+            if self.path not in artifact.used_by_runs:  # and a run's input once
+                artifact.used_by_runs.append(self.path)
+            if artifact not in self.used:
+                self.used.append(artifact)
         return artifact
 
     def link_artifact(
         self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
     ) -> str:
-        self._check_open()
+        # Like SdkWandbClient (``Artifact.link``): a logged version links without an open run.
         return self._backend.link(artifact, target_path, aliases)
 
     def finish(self, exit_code: int = 0) -> None:
         self.exit_code = exit_code
 
-    def _check_open(self) -> None:
-        if self.exit_code is not None:
-            raise RuntimeError(f"run {self.path} is finished")
+    def _check_open(self, call: str) -> None:
+        if self.exit_code is not None:  # what the wandb SDK raises
+            raise UsageError(
+                f"Run ({self.id}) is finished. The call to `{call}` will be ignored. "
+                "Please make sure that you are using an active run."
+            )
 
 
 class FakeWandb:
@@ -318,8 +361,11 @@ class FakeWandb:
         """Log a draft ``wandb.Artifact`` (what ``run.log_artifact`` + ``wait`` do)."""
         name = artifact.name.split(":")[0]
         _check_name(name)
-        for alias in aliases:
-            _check_alias(alias)
+        if any("/" in alias or ":" in alias for alias in aliases):  # the SDK's message
+            raise ValueError("Aliases must not contain any of the following characters: '/', ':'")
+        for alias in aliases:  # W&B: "an alias can be 1 to 128 characters long"
+            if not 1 <= len(alias) <= MAX_ALIAS_LENGTH:
+                raise ValueError(f"Invalid alias {alias!r}: aliases must be 1-128 characters")
         artifact.finalize()
         digest = artifact.manifest.digest()
         with self._lock:
@@ -337,7 +383,7 @@ class FakeWandb:
             index = self._alias_index.setdefault(key, {})
             # Like W&B: the requested aliases and "latest" go to the logged (or deduped)
             # version and leave whichever version held them before.
-            for alias in dict.fromkeys([*aliases, "latest"]):
+            for alias in _settable_aliases(aliases):
                 index[alias] = stored
             return stored
 
@@ -375,7 +421,7 @@ class FakeWandb:
             version=version,
             digest=digest,
             description=artifact.description,
-            metadata=json.loads(json.dumps(artifact.metadata, default=str)),
+            metadata=_stored_metadata(artifact.metadata),
             manifest=_Manifest(entries),
             logged_by=logged_by,
         )
@@ -389,15 +435,22 @@ class FakeWandb:
         """Link a stored version to a registry collection (``wandb-registry-x/name``)."""
         _, registry, collection = _parse_registry_path(target_path)
         key = f"wandb-registry-{registry}/{collection}"
+        if isinstance(artifact, FakeArtifact):  # the version, however it was looked up
+            artifact = self.artifact(f"{artifact.entity}/{artifact.project}/{artifact.source_name}")
         with self._lock:
             linked = self._links.setdefault(key, [])
             if artifact not in linked:
                 linked.append(artifact)
             index = self._link_aliases.setdefault(key, {})
-            for alias in dict.fromkeys([*aliases, "latest"]):
+            for alias in _settable_aliases(aliases):
                 index[alias] = artifact
             version = f"v{linked.index(artifact)}"
-        return f"{FAKE_APP_URL}/registry/{registry}?selectionPath={collection}&version={version}"
+        # The form of the SDK's ``Artifact.url`` for a version linked to a registry.
+        selection = quote(f"{FAKE_ORGANIZATION}/{key}", safe="")
+        return (
+            f"{FAKE_APP_URL}/orgs/{FAKE_ORGANIZATION}/registry/{registry}"
+            f"?selectionPath={selection}&view=membership&version={version}"
+        )
 
     def linked(self, path: str) -> FakeArtifact:
         """The source version linked at ``wandb-registry-x/collection[:alias|vN]``."""
@@ -414,21 +467,40 @@ class FakeWandb:
                 return self._link_aliases[key][qualifier]
         raise WandbArtifactNotFoundError(f"{key}:{qualifier}")
 
+    def registry_versions(self, target_path: str) -> list[tuple[str, FakeArtifact, list[str]]]:
+        """Versions of a registry collection (``wandb-registry-x/name``), oldest first:
+        ``(registry version "vN", source version, sorted aliases)``."""
+        _, registry, collection = _parse_registry_path(target_path)
+        key = f"wandb-registry-{registry}/{collection}"
+        with self._lock:
+            aliases = self._link_aliases.get(key, {})
+            return [
+                (
+                    f"v{index}",
+                    source,
+                    sorted(alias for alias, target in aliases.items() if target is source),
+                )
+                for index, source in enumerate(self._links.get(key, []))
+            ]
+
     # --- queries -----------------------------------------------------------------------
 
     def artifact(self, name: str) -> FakeArtifact:
-        """Look up ``[entity/][project/]name[:alias|vN]`` (``latest`` by default)."""
+        """Look up ``[entity/][project/]name[:alias|vN]`` (``latest`` by default).
+
+        Like ``wandb.Api().artifact``, the result is named as looked up (``name:latest``).
+        """
         entity, project, collection, qualifier = self._parse(name)
         with self._lock:
             versions = self._versions.get((entity, project, collection), [])
-            if qualifier.startswith("v") and qualifier[1:].isdigit():
+            if _VERSION_ALIAS.fullmatch(qualifier):
                 index = int(qualifier[1:])
                 if index < len(versions):
                     return versions[index]
             else:
                 found = self._alias_index.get((entity, project, collection), {}).get(qualifier)
                 if found is not None:
-                    return found
+                    return found.named(qualifier)
         raise WandbArtifactNotFoundError(f"{entity}/{project}/{collection}:{qualifier}")
 
     def artifact_exists(self, name: str) -> bool:
@@ -452,7 +524,7 @@ class FakeWandb:
         with self._lock:
             key = (artifact.entity, artifact.project, artifact.collection_name)
             index = self._alias_index.get(key, {})
-            return sorted(alias for alias, target in index.items() if target is artifact)
+            return sorted(alias for alias, target in index.items() if target == artifact)
 
     def _parse(self, name: str) -> tuple[str, str, str, str]:
         path, _, qualifier = name.partition(":")
@@ -498,23 +570,28 @@ def _parse_registry_path(target_path: str) -> tuple[str | None, str, str]:
     return prefix, parts[-2].removeprefix("wandb-registry-"), parts[-1]
 
 
+def _stored_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata as W&B stores it: the SDK's JSON form (NaN -> null, datetime -> ISO 8601,
+    tuple -> list, numpy -> Python)."""
+    from wandb.util import json_friendly_val
+
+    stored: dict[str, Any] = json.loads(
+        json.dumps(json_friendly_val(metadata), allow_nan=False, default=str)
+    )
+    return stored
+
+
+def _settable_aliases(aliases: Sequence[str]) -> list[str]:
+    """``aliases`` plus ``latest``, without ``v<number>`` ones: W&B manages those itself and
+    ignores them when given."""
+    return [a for a in dict.fromkeys([*aliases, "latest"]) if not _VERSION_ALIAS.fullmatch(a)]
+
+
 def _check_name(name: str) -> None:
     if not ARTIFACT_NAME_PATTERN.match(name):
         raise ValueError(
             "Artifact name may only contain alphanumeric characters, dashes, underscores, "
             f"and dots. Invalid name: {name!r}"
-        )
-
-
-def _check_alias(alias: str) -> None:
-    """Refuse the aliases W&B refuses (as the local server does)."""
-    if not alias or len(alias) > 128:
-        raise ValueError(f"Invalid alias {alias!r}: aliases must be 1-128 characters")
-    if "/" in alias or ":" in alias:
-        raise ValueError(f"Invalid alias {alias!r}: aliases cannot contain '/' or ':'")
-    if re.match(r"^v\d+$", alias):
-        raise ValueError(
-            f"Invalid alias {alias!r}: aliases of the form 'v<number>' are reserved for versions"
         )
 
 

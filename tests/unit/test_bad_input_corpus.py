@@ -538,7 +538,7 @@ CASES: dict[str, Case] = {
     "get_names_no_object": Case(
         [writer({"type": "dataset"}, value=_table), reader({"get": "Tabel"})],
         [
-            f"{IN}: {KEY}.get: no W&B object named 'Tabel' in artifact 'my_asset:v0'. Did you "
+            f"{IN}: {KEY}.get: no W&B object named 'Tabel' in artifact 'my_asset:latest'. Did you "
             "mean 'Table'? W&B objects in it (names for get): Table; files (paths for get_path): "
             "Table.table.json"
         ],
@@ -548,7 +548,7 @@ CASES: dict[str, Case] = {
     "get_path_names_no_file": Case(
         [UPSTREAM, reader({"get_path": "data.csv"})],
         [
-            f"{IN}: {KEY}.get_path: no file 'data.csv' in artifact 'my_asset:v0'. W&B objects "
+            f"{IN}: {KEY}.get_path: no file 'data.csv' in artifact 'my_asset:latest'. W&B objects "
             "in it (names for get): none; files (paths for get_path): output.pickle"
         ],
         when="run",

@@ -117,7 +117,7 @@ def test_get_of_a_missing_object_lists_what_is_there(fake_wandb: FakeWandb, tmp_
         materialize([external, column], resources=fake_wandb.resources(base_dir=str(tmp_path)))
     assert str(error.value) == (
         "asset 'column', input 'table': wandb_artifact_configuration.get: no W&B object named "
-        "'nope' in artifact 'external:v0'. W&B objects in it (names for get): my_table; files "
+        "'nope' in artifact 'external:latest'. W&B objects in it (names for get): my_table; files "
         "(paths for get_path): a.txt, my_table.table.json"
     )
 
@@ -150,7 +150,7 @@ def test_get_path_of_a_missing_file_lists_what_is_there(
 
     with pytest.raises(
         WandbArtifactsIOManagerError,
-        match=r"no file 'other.csv' in artifact 'external:v0'. W&B objects in it \(names for "
+        match=r"no file 'other.csv' in artifact 'external:latest'. W&B objects in it \(names for "
         r"get\): my_table; files \(paths for get_path\): data.csv, my_table.table.json$",
     ):
         materialize([external, read_path], resources=fake_wandb.resources(base_dir=str(tmp_path)))
@@ -169,7 +169,8 @@ def test_whole_artifact_without_serialized_object_is_the_verified_artifact(
     result = materialize(
         [external, read_artifact], resources=fake_wandb.resources(base_dir=str(tmp_path))
     )
-    assert result.output_for_node("read_artifact") == "external:v0"
+    # Named as looked up, like the SDK names it (the version is v0).
+    assert result.output_for_node("read_artifact") == "external:latest"
     assert fake_wandb.downloads == 1
 
 
@@ -247,7 +248,7 @@ def test_op_input_reads_by_configured_name(fake_wandb: FakeWandb, tmp_path: Path
     assert read_job.execute_in_process().success
     assert seen == [[7]]
     run = fake_wandb.runs[0]
-    assert [artifact.name for artifact in run.used] == ["my_artifact:v0"]
+    assert [artifact.source_name for artifact in run.used] == ["my_artifact:v0"]
 
 
 def test_op_input_without_name_is_an_error(fake_wandb: FakeWandb) -> None:

@@ -38,15 +38,16 @@ def test_link_to_links_the_logged_version_and_records_the_registry_url(
 
     result = materialize([model], resources=fake_wandb_resources)
     stored = fake_wandb.artifact("model:latest")
-    assert fake_wandb.linked("wandb-registry-model/classifier:production") is stored
-    assert fake_wandb.linked("wandb-registry-staging/classifier:latest") is stored
+    assert fake_wandb.linked("wandb-registry-model/classifier:production") == stored
+    assert fake_wandb.linked("wandb-registry-staging/classifier:latest") == stored
     metadata = next(
         event.materialization.metadata
         for event in result.get_asset_materialization_events()
         if event.asset_key == AssetKey("model")
     )
     assert metadata["wandb_registry_url"].value == (
-        "https://fake.wandb.test/registry/model?selectionPath=classifier&version=v0"
+        "https://fake.wandb.test/orgs/fake-org/registry/model"
+        "?selectionPath=fake-org%2Fwandb-registry-model%2Fclassifier&view=membership&version=v0"
     )
     assert set(metadata["wandb_registry_links"].value) == {
         "wandb-registry-model/classifier",

@@ -42,7 +42,7 @@ def test_one_run_for_every_read_and_write_of_an_in_process_run(
     assert run.spec.tags == ("dagster_wandb",)
     assert run.spec.group == result.run_id
     assert [artifact.name for artifact in run.logged] == ["first:v0", "second:v0", "third:v0"]
-    assert [artifact.name for artifact in run.used] == ["first:v0", "second:v0"]
+    assert [artifact.source_name for artifact in run.used] == ["first:v0", "second:v0"]
     assert run.state == "finished"
 
 

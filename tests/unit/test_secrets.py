@@ -219,7 +219,7 @@ def test_signature_errors_do_not_show_the_keys(fake_wandb: FakeWandb, tmp_path: 
     with pytest.raises(WandbSerializationError) as error:
         materialize([model, deployed], resources=reader, selection=["deployed"])
     assert str(error.value) == (
-        "asset 'deployed', input 'model': refusing to unpickle artifact 'model:v0': payload "
+        "asset 'deployed', input 'model': refusing to unpickle artifact 'model:latest': payload "
         "signature mismatch (the payload was changed after signing, or signed with another key)"
     )
     assert _leaks(repr(error.value), {**SECRETS, "other key": other_key}) == []

@@ -49,7 +49,7 @@ def test_unsigned_payload_is_refused_when_a_key_is_configured(
     with pytest.raises(WandbSerializationError) as error:
         materialize([payload, consumer], resources=reader, selection=[consumer])
     assert str(error.value) == (
-        "asset 'consumer', input 'payload': refusing to unpickle artifact 'payload:v0': it "
+        "asset 'consumer', input 'payload': refusing to unpickle artifact 'payload:latest': it "
         f"carries no payload signature ('{SIGNATURE_METADATA_KEY}' missing from its metadata) "
         "and a signing_key is configured; it was not written by a signing IO manager"
     )
