@@ -33,6 +33,7 @@ from .graphql_api import operation_name, run_graphql
 from .ids import decode_id
 from .nodes import Context
 from .storage import Storage
+from .validation import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,11 @@ class Handler(BaseHTTPRequestHandler):
             if pk is None or storage.manifest(pk) is None:
                 self._send_json(404, {"error": "no such manifest"})
                 return
-            storage.manifest_uploaded(pk, md5_hex)
+            try:
+                storage.manifest_uploaded(pk, md5_hex)
+            except UserInputError as exc:
+                self._send_json(400, {"error": str(exc)})
+                return
         elif parts[0] == "runfiles":
             run_pk = int(parts[1])
             name = "/".join(parts[2:])
