@@ -12,9 +12,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 _CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    """A byte source: ``read(n)`` returns at most ``n`` bytes, ``b""`` at its end."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 class DigestMismatchError(ValueError):
@@ -64,25 +70,31 @@ class BlobStore:
         """Whether the blob is stored."""
         return is_md5_hex(md5_hex) and self.path(md5_hex).is_file()
 
-    def put_stream(self, stream: BinaryIO, length: int, expected_md5_hex: str | None) -> str:
-        """Store ``length`` bytes read from ``stream``; returns their MD5 hex.
+    def put_stream(self, stream: Readable, length: int | None, expected_md5_hex: str | None) -> str:
+        """Store the bytes read from ``stream`` (``length`` of them, or all until it ends
+        when ``None``), hashing while streaming; returns their MD5 hex.
 
-        Raises ``DigestMismatchError`` (nothing stored) if ``expected_md5_hex`` is given
-        and differs, and ``ConnectionError`` if the stream ends early.
+        Memory stays at one chunk whatever the size. Raises ``DigestMismatchError``
+        (nothing stored) if ``expected_md5_hex`` is given and differs, and
+        ``ConnectionError`` if the stream ends before ``length`` bytes (or whatever the
+        stream raises, e.g. a truncated request body); a partial body is never stored.
         """
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
         tmp = Path(tmp_name)
         try:
             md5 = hashlib.md5()
-            remaining = length
+            received = 0
             with os.fdopen(fd, "wb") as out:
-                while remaining > 0:
-                    chunk = stream.read(min(_CHUNK, remaining))
+                while length is None or received < length:
+                    want = _CHUNK if length is None else min(_CHUNK, length - received)
+                    chunk = stream.read(want)
                     if not chunk:
-                        raise ConnectionError(f"upload ended after {length - remaining} bytes")
+                        if length is None:
+                            break
+                        raise ConnectionError(f"upload ended after {received} bytes")
                     md5.update(chunk)
                     out.write(chunk)
-                    remaining -= len(chunk)
+                    received += len(chunk)
             digest = md5.hexdigest()
             if expected_md5_hex is not None and digest != expected_md5_hex.lower():
                 raise DigestMismatchError(
