@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+from urllib.request import url2pathname
 
 import wandb
 from pydantic import Field
@@ -65,13 +66,15 @@ class FakeEntry:
     artifact: FakeArtifact | None = None
 
     def download(self, root: str | None = None) -> str:
-        if self.stored_file is None:
-            raise ValueError(f"reference entries are not downloaded by the fake: {self.ref}")
+        """Copy the stored file, or a ``file://`` reference's file checked against its
+        digest as the SDK's local file handler does (a ``ValueError`` if it is gone or
+        changed); other references are not fetched by the fake (``ValueError``)."""
+        source = self.stored_file or _referenced_file(self)
         if root is None and self.artifact is not None:
             root = str(self.artifact.default_root())
         target = Path(root or tempfile.mkdtemp()) / self.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.stored_file, target)
+        shutil.copyfile(source, target)
         if self.artifact is not None:
             self.artifact._backend.downloaded_bytes += self.size
         return str(target)
@@ -176,8 +179,8 @@ class FakeArtifact(wandb.Artifact):
 
     def download(self, root: str | None = None, **_: Any) -> str:  # type: ignore[override]
         directory = Path(root or self.default_root())
-        for entry in self.manifest.entries.values():
-            if entry.stored_file is not None:
+        for entry in self.manifest.entries.values():  # like the SDK: file:// refs too
+            if entry.stored_file is not None or _is_file_ref(entry.ref):
                 entry.download(str(directory))
         self._backend.downloads += 1
         return str(directory)
@@ -593,6 +596,23 @@ def _check_name(name: str) -> None:
             "Artifact name may only contain alphanumeric characters, dashes, underscores, "
             f"and dots. Invalid name: {name!r}"
         )
+
+
+def _is_file_ref(ref: str | None) -> bool:
+    return ref is not None and ref.startswith("file://")
+
+
+def _referenced_file(entry: FakeEntry) -> Path:
+    """The local file a ``file://`` reference names, checked like the SDK checks it."""
+    if not _is_file_ref(entry.ref):
+        raise ValueError(f"the fake does not fetch this reference: {entry.ref}")
+    assert entry.ref is not None
+    path = Path(url2pathname(urlsplit(entry.ref).path))
+    if not path.is_file():
+        raise ValueError(f"Local file reference: Failed to find file at path {str(path)!r}")
+    if _md5_b64(path) != entry.digest:
+        raise ValueError(f"Local file reference: Digest mismatch for path {str(path)!r}")
+    return path
 
 
 def _md5_b64(path: Path) -> str:

@@ -35,6 +35,7 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
     (tmp_path / "extra.json").write_text('{"extra": true}')
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "a.txt").write_text("a")
+    (tmp_path / "key.bin").write_bytes(b"referenced, fetched on a whole read")
 
     @asset(metadata=_config(type="dataset", aliases=["best"]), io_manager_key=IO)
     def pickled() -> dict[str, int]:
@@ -70,9 +71,7 @@ def test_every_write_strategy_and_read_back(local_wandb: LocalWandbProject, tmp_
             description="with extras",
             add_files=[{"local_path": str(tmp_path / "extra.json"), "name": "extra.json"}],
             add_dirs=[{"local_path": str(tmp_path / "folder"), "name": "folder"}],
-            add_references=[
-                {"uri": "https://example.com/key.bin", "name": "ref", "checksum": False}
-            ],
+            add_references=[{"uri": (tmp_path / "key.bin").as_uri(), "name": "ref"}],
         ),
         io_manager_key=IO,
     )

@@ -30,7 +30,8 @@ def _build(tmp_path: Path, version: str) -> wandb.Artifact:
         f.write(f"notes {version}")
     art.add_file(str(src / "model.bin"), name="weights/model.bin")
     art.add_dir(str(src / "dir"), name="tree")
-    art.add_reference("https://example.com/data/file.csv", name="remote.csv", checksum=False)
+    (src / "remote.csv").write_text("a,b\n1,2\n")
+    art.add_reference((src / "remote.csv").as_uri(), name="remote.csv")
     art.add(wandb.Table(columns=["a", "b"], data=[[1, "x"], [2, "y"]]), "table")
     return art
 
@@ -76,7 +77,7 @@ def test_versions_dedupe_aliases_and_latest(wandb_env: Any, project: str, tmp_pa
     assert api.artifact(f"{base}:v0").size == first.size
 
     manifest = latest.manifest.entries
-    assert manifest["remote.csv"].ref == "https://example.com/data/file.csv"
+    assert manifest["remote.csv"].ref == (tmp_path / "src-2" / "remote.csv").as_uri()
     assert {"notes.txt", "weights/model.bin", "tree/one.txt", "tree/sub/two.txt"} <= set(manifest)
 
 
@@ -102,7 +103,7 @@ def test_use_artifact_download_get_and_verify(
     assert (root / "notes.txt").read_text() == "notes 1"
     assert (root / "weights" / "model.bin").read_bytes() == b"\x00\x01" * 100
     assert (root / "tree" / "sub" / "two.txt").read_text() == "two"
-    assert not (root / "remote.csv").exists(), "references are recorded, never fetched"
+    assert (root / "remote.csv").read_text() == "a,b\n1,2\n", "fetched from its reference"
     used.verify(root=str(root))
 
     table = used.get("table")

@@ -312,3 +312,27 @@ def test_get_path_of_an_entry_in_a_folder_cold_and_warm(
     for _ in ("cold", "warm"):
         result = materialize([external, rows], resources=resources)
         assert result.output_for_node("rows") == "a,b\n1,2\n"
+
+
+def test_whole_read_fetches_file_references_like_the_sdk(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    """The fake downloads ``file://`` references as the SDK does against a server (see
+    ``tests/server/test_references.py``), and fails the same way when the file is gone."""
+    (tmp_path / "referenced.csv").write_text("a,b")
+    artifact = wandb.Artifact("with_ref", "dataset")
+    artifact.add_reference((tmp_path / "referenced.csv").as_uri(), name="data/ref.csv")
+    stored = fake_wandb.store(artifact, project="fake-project")
+    with_ref = AssetSpec(key="with_ref").with_io_manager_key(IO)
+
+    @asset
+    def read_ref(with_ref: Any) -> str:
+        return Path(with_ref.download(root=str(tmp_path / "dl"), skip_cache=True)).name
+
+    resources = fake_wandb.resources(base_dir=str(tmp_path / "base"))
+    assert materialize([with_ref, read_ref], resources=resources).success
+    assert (tmp_path / "dl" / "data" / "ref.csv").read_text() == "a,b"
+
+    (tmp_path / "referenced.csv").unlink()
+    with pytest.raises(ValueError, match="Failed to find file"):
+        stored.download(root=str(tmp_path / "again"))

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import base64
 import collections
-import gzip
+import contextlib
 import hashlib
 import hmac
-import io
 import json
 import logging
 import time
@@ -27,14 +26,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from graphql import GraphQLError
+
 from .blobs import DigestMismatchError, is_md5_hex
 from .faults import FaultAction, Faults
-from .graphql_api import operation_name, run_graphql
+from .graphql_api import operation_name, parse_document, run_graphql
 from .ids import decode_id
 from .nodes import Context
+from .request_body import (
+    Body,
+    BodyTooLargeError,
+    MalformedBodyError,
+    open_body,
+    read_body,
+)
 from .storage import Storage
+from .validation import UserInputError
 
 log = logging.getLogger(__name__)
+
+#: Largest body accepted by non-upload routes (GraphQL, file_stream), decoded: 64 MiB.
+MAX_BODY = 64 << 20
 
 
 @dataclass
@@ -82,26 +94,16 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
-    def _read_body(self, limit: int | None = None) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size_line = self.rfile.readline()
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            body = b"".join(chunks)
-        else:
-            length = int(self.headers.get("Content-Length") or 0)
-            if limit is not None:
-                length = min(length, limit)
-            body = self.rfile.read(length) if length else b""
-        if self.headers.get("Content-Encoding", "").lower() == "gzip":
-            body = gzip.decompress(body)
-        return body
+    def _read_body(self) -> bytes:
+        """The whole (decoded) body of a non-upload request, at most ``MAX_BODY`` bytes."""
+        return read_body(self.headers, self.rfile, MAX_BODY)
+
+    def _drain(self, limit: int | None = None) -> None:
+        """Read and drop the body (its first ``limit`` bytes), one chunk at a time."""
+        body = open_body(self.headers, self.rfile)
+        seen = 0
+        while (limit is None or seen < limit) and (chunk := body.read(1 << 20)):
+            seen += len(chunk)
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
         self._status = status
@@ -156,7 +158,6 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         start = time.perf_counter()
         self._status = 0
-        self._chunked_body = None
         split = urlsplit(self.path)
         path, query = split.path, split.query
         route = _route_kind(self.command, path)
@@ -179,6 +180,12 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (ConnectionError, TimeoutError):
             self.close_connection = True
+        except (MalformedBodyError, BodyTooLargeError) as exc:
+            self.close_connection = True  # the rest of the body is not read: no reuse
+            if not self._status:
+                status = 413 if isinstance(exc, BodyTooLargeError) else 400
+                with contextlib.suppress(OSError):  # the client may have hung up already
+                    self._send_json(status, {"error": f"bad request body: {exc}"})
         except Exception as exc:
             log.exception("request %s %s failed", self.command, path)
             if not self._status:
@@ -191,11 +198,11 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(action.delay_s)
         if action.drop:
             if route == "upload":
-                self._read_body(limit=max(1, int(self.headers.get("Content-Length") or 2) // 2))
+                self._drain(limit=max(1, int(self.headers.get("Content-Length") or 2) // 2))
             raise _Dropped
         if action.status is not None:
             if route == "upload":
-                self._read_body()
+                self._drain()
             self._send_json(action.status, {"error": f"injected fault: HTTP {action.status}"})
             return True
         return False
@@ -240,6 +247,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- routes ------------------------------------------------------------------
     def _graphql(self, body: bytes) -> None:
+        """Run a GraphQL request; a body that is no GraphQL request at all (not JSON, no
+        ``query``, a document that does not parse, ``variables`` not an object) gets
+        HTTP 400 with a message saying which."""
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
@@ -247,6 +257,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not isinstance(payload, dict):
             self._send_json(400, {"errors": [{"message": "batched requests are not supported"}]})
+            return
+        problem = _malformed_graphql(payload)
+        if problem is not None:
+            self._send_json(400, {"errors": [{"message": f"malformed GraphQL request: {problem}"}]})
             return
         self._send_json(200, run_graphql(self._context(), payload))
 
@@ -266,54 +280,52 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"exitcode": None, "limits": {}})
 
     def _upload(self, path: str) -> None:
+        """Store an upload while it streams in (MD5 computed on the way); a body that is
+        cut short, undecodable or not matching its digest stores nothing (HTTP 400)."""
         parts = [unquote(p) for p in path.strip("/").split("/")]
         storage = self.state.storage
-        length = int(self.headers.get("Content-Length") or 0)
         if parts[0] == "blobs":
             expected = parts[1] if len(parts) > 1 else ""
             if not is_md5_hex(expected):
+                self._drain()
                 self._send_json(400, {"error": "bad blob digest"})
                 return
             try:
-                storage.blobs.put_stream(self._body_stream(length), self._body_length(), expected)
+                storage.blobs.put_stream(self._body_stream(), None, expected)
             except DigestMismatchError as exc:
                 self._send_json(400, {"error": str(exc)})
                 return
         elif parts[0] == "manifests":
-            md5_hex = storage.blobs.put_stream(self._body_stream(length), self._body_length(), None)
+            md5_hex = storage.blobs.put_stream(self._body_stream(), None, None)
             pk = decode_id(parts[1], "ArtifactManifest")
             if pk is None or storage.manifest(pk) is None:
                 self._send_json(404, {"error": "no such manifest"})
                 return
-            storage.manifest_uploaded(pk, md5_hex)
+            try:
+                storage.manifest_uploaded(pk, md5_hex)
+            except UserInputError as exc:
+                self._send_json(400, {"error": str(exc)})
+                return
         elif parts[0] == "runfiles":
             run_pk = int(parts[1])
             name = "/".join(parts[2:])
-            size = self._body_length()
-            md5_hex = storage.blobs.put_stream(self._body_stream(length), size, None)
+            md5_hex = storage.blobs.put_stream(self._body_stream(), None, None)
+            size = storage.blobs.path(md5_hex).stat().st_size
             storage.record_run_file(run_pk, name, md5_hex, size)
         else:
+            self._drain()
             self._send_json(404, {"error": f"no upload route for {path}"})
             return
         self._send(200, b"", "text/plain")
 
-    def _body_length(self) -> int:
-        if self._chunked_body is not None:
-            return len(self._chunked_body)
-        return int(self.headers.get("Content-Length") or 0)
-
-    _chunked_body: bytes | None = None
-
-    def _body_stream(self, length: int) -> Any:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked" or (
-            self.headers.get("Content-Encoding", "").lower() == "gzip"
-        ):
-            if self._chunked_body is None:
-                self._chunked_body = self._read_body()
-            return io.BytesIO(self._chunked_body)
-        return self.rfile
+    def _body_stream(self) -> Body:
+        return open_body(self.headers, self.rfile)
 
     def _download(self, path: str) -> None:
+        """Send a stored file with ``sendfile`` (no copy through Python); a ``Range:
+        bytes=a-b`` header gets that slice as ``206 Partial Content``, which the SDK's
+        multipart download of files from 2 GiB on (or ``download(multipart=True)``) asks
+        for, one request per 100 MiB part."""
         md5_hex = _digest_in_path(path)
         blobs = self.state.storage.blobs
         if md5_hex is None or not blobs.exists(md5_hex):
@@ -321,15 +333,24 @@ class Handler(BaseHTTPRequestHandler):
             return
         file_path = blobs.path(md5_hex)
         size = file_path.stat().st_size
-        self._status = 200
-        self.send_response(200)
+        span = _byte_range(self.headers.get("Range"), size)
+        if span is None:
+            self._send_json(416, {"error": f"unsatisfiable Range for {size} bytes"})
+            return
+        start, end = span
+        partial = (start, end) != (0, size)
+        self._status = 206 if partial else 200
+        self.send_response(self._status)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(size))
+        self.send_header("Content-Length", str(end - start))
+        self.send_header("Accept-Ranges", "bytes")
+        if partial:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         self.send_header("ETag", f'"{md5_hex}"')
         self.end_headers()
-        if self.command != "HEAD":
-            for chunk in blobs.iter_chunks(md5_hex):
-                self.wfile.write(chunk)
+        if self.command != "HEAD" and end > start:
+            with file_path.open("rb") as f:
+                self.connection.sendfile(f, offset=start, count=end - start)
 
     def _faults(self, body: bytes) -> None:
         faults = self.state.faults
@@ -342,6 +363,47 @@ class Handler(BaseHTTPRequestHandler):
             if "operation" in spec:
                 faults.add_from_json(spec)
         self._send_json(200, {"ok": True})
+
+
+def _malformed_graphql(payload: dict[str, Any]) -> str | None:
+    """Why ``payload`` is not a GraphQL request, or ``None`` when it is one."""
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return "no 'query' string"
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return "'variables' must be a JSON object"
+    document = parse_document(query)
+    if isinstance(document, GraphQLError):
+        return document.message
+    return None
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The ``[start, end)`` slice a ``Range`` header asks for; the whole file without
+    one (or with a form this server does not serve, e.g. several ranges); ``None`` when
+    it starts beyond the end.
+
+    >>> _byte_range("bytes=10-19", 100), _byte_range("bytes=90-", 100)
+    ((10, 20), (90, 100))
+    >>> _byte_range("bytes=-5", 100), _byte_range(None, 100), _byte_range("bytes=200-", 100)
+    ((95, 100), (0, 100), None)
+    """
+    unit, _, spec = (header or "").partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec or "-" not in spec:
+        return 0, size
+    first, _, last = (part.strip() for part in spec.partition("-"))
+    if not (first or last) or any(part and not part.isdigit() for part in (first, last)):
+        return 0, size
+    if not first:  # a suffix: the last N bytes
+        return max(0, size - int(last)), size
+    start = int(first)
+    if last and int(last) < start:  # not a valid range: ignored (RFC 9110)
+        return 0, size
+    end = min(size, int(last) + 1) if last else size
+    if start >= size:
+        return None
+    return start, end
 
 
 def _route_kind(method: str, path: str) -> str:

@@ -9,12 +9,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 _CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    """A byte source: ``read(n)`` returns at most ``n`` bytes, ``b""`` at its end."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 class DigestMismatchError(ValueError):
@@ -46,6 +54,42 @@ def is_md5_hex(value: str) -> bool:
     return True
 
 
+class _Writer:
+    """Writes chunks to ``out`` in a thread of its own, so receiving and hashing the next
+    chunk overlaps writing this one (``hashlib`` and file writes release the GIL). At most
+    ``depth`` chunks wait; an error of the writer is raised by the next ``write`` or at exit.
+    """
+
+    def __init__(self, out: BinaryIO, depth: int = 4) -> None:
+        self._out = out
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="blob-writer", daemon=True)
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(chunk)
+                except BaseException as exc:  # reported to the caller's thread
+                    self._error = exc
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def __enter__(self) -> _Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+
 class BlobStore:
     """Blobs under ``root/<2 hex>/<md5 hex>``."""
 
@@ -64,25 +108,31 @@ class BlobStore:
         """Whether the blob is stored."""
         return is_md5_hex(md5_hex) and self.path(md5_hex).is_file()
 
-    def put_stream(self, stream: BinaryIO, length: int, expected_md5_hex: str | None) -> str:
-        """Store ``length`` bytes read from ``stream``; returns their MD5 hex.
+    def put_stream(self, stream: Readable, length: int | None, expected_md5_hex: str | None) -> str:
+        """Store the bytes read from ``stream`` (``length`` of them, or all until it ends
+        when ``None``), hashing while streaming; returns their MD5 hex.
 
-        Raises ``DigestMismatchError`` (nothing stored) if ``expected_md5_hex`` is given
-        and differs, and ``ConnectionError`` if the stream ends early.
+        Memory stays at one chunk whatever the size. Raises ``DigestMismatchError``
+        (nothing stored) if ``expected_md5_hex`` is given and differs, and
+        ``ConnectionError`` if the stream ends before ``length`` bytes (or whatever the
+        stream raises, e.g. a truncated request body); a partial body is never stored.
         """
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
         tmp = Path(tmp_name)
         try:
             md5 = hashlib.md5()
-            remaining = length
-            with os.fdopen(fd, "wb") as out:
-                while remaining > 0:
-                    chunk = stream.read(min(_CHUNK, remaining))
+            received = 0
+            with os.fdopen(fd, "wb") as out, _Writer(out) as writer:
+                while length is None or received < length:
+                    want = _CHUNK if length is None else min(_CHUNK, length - received)
+                    chunk = stream.read(want)
                     if not chunk:
-                        raise ConnectionError(f"upload ended after {length - remaining} bytes")
+                        if length is None:
+                            break
+                        raise ConnectionError(f"upload ended after {received} bytes")
+                    writer.write(chunk)  # written by another thread while this one hashes
                     md5.update(chunk)
-                    out.write(chunk)
-                    remaining -= len(chunk)
+                    received += len(chunk)
             digest = md5.hexdigest()
             if expected_md5_hex is not None and digest != expected_md5_hex.lower():
                 raise DigestMismatchError(

@@ -568,11 +568,13 @@ class ArtifactNode:
         return connection([RunNode(self.ctx, r) for r in self.ctx.storage.users_of(self.row["id"])])
 
     def files(self, info: Info, names: list[str] | None = None, **_: Any) -> dict[str, Any]:
+        """Every manifest entry, references included: the SDK downloads what this lists
+        (a reference through its storage handler, from the entry's ``ref``)."""
         contents = self.ctx.storage.manifest_contents(self.row["id"])
         nodes = [
             FileNode.for_entry(self.ctx, self.row["id"], path, entry)
             for path, entry in contents.items()
-            if not entry.get("ref") and (names is None or path in names)
+            if names is None or path in names
         ]
         return connection(nodes)
 
@@ -634,15 +636,21 @@ class FileNode:
     def for_entry(
         cls, ctx: Context, artifact_id: int, path: str, entry: dict[str, Any]
     ) -> FileNode:
+        """A stored file's node, or a reference's (its URL is the ``ref``; its digest is
+        whatever the SDK's storage handler recorded, e.g. an ETag, not an MD5)."""
         from .blobs import b64_to_hex
 
         digest = entry.get("digest") or ""
-        md5_hex = b64_to_hex(digest) if digest else ""
         node = cls(ctx, encode_id("File", stable_int(artifact_id, path)), path)
         node.artifact_id = artifact_id
         node.digest = digest
-        node.md5 = digest
         node.sizeBytes = entry.get("size")
+        ref = entry.get("ref")
+        if ref:
+            node.directUrl = str(ref)
+            return node
+        md5_hex = b64_to_hex(digest) if digest else ""
+        node.md5 = digest
         node.storagePath = f"blobs/{md5_hex}"
         node.directUrl = ctx.url(f"/blobs/{md5_hex}/{quote(path.rsplit('/', 1)[-1])}")
         return node

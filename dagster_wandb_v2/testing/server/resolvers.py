@@ -257,8 +257,14 @@ class Root:
     def createArtifactManifest(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         art = _artifact_row(ctx.storage, input["artifactID"])
+        base_id = input.get("baseArtifactID")
+        base = _artifact_row(ctx.storage, base_id) if base_id else None
         row = ctx.storage.create_manifest(
-            art["id"], input.get("name"), input.get("digest"), input.get("type")
+            art["id"],
+            input.get("name"),
+            input.get("digest"),
+            input.get("type"),
+            base["id"] if base is not None else None,
         )
         return {"artifactManifest": ManifestNode(ctx, row)}
 

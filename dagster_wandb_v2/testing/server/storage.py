@@ -8,8 +8,10 @@ the directory) never interleave a read-modify-write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -53,7 +55,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
   description TEXT, metadata TEXT, size INTEGER NOT NULL DEFAULT 0,
   file_count INTEGER NOT NULL DEFAULT 0, history_step INTEGER, ttl_seconds INTEGER,
   client_id TEXT, sequence_client_id TEXT, run_id INTEGER, pending_aliases TEXT,
-  manifest_md5 TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+  manifest_md5 TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+  distributed_id TEXT);
 CREATE INDEX IF NOT EXISTS artifacts_seq_digest ON artifacts(sequence_id, digest);
 CREATE TABLE IF NOT EXISTS memberships (
   id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL,
@@ -67,13 +70,27 @@ CREATE TABLE IF NOT EXISTS artifact_files (
   md5 TEXT NOT NULL, UNIQUE(artifact_id, name));
 CREATE TABLE IF NOT EXISTS manifests (
   id INTEGER PRIMARY KEY, artifact_id INTEGER NOT NULL, name TEXT, digest TEXT,
-  type TEXT, md5 TEXT);
+  type TEXT, md5 TEXT, base_artifact_id INTEGER, uploaded_seq INTEGER);
 CREATE TABLE IF NOT EXISTS artifact_usage (
   run_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, used_as TEXT,
   created_at REAL NOT NULL, PRIMARY KEY(run_id, artifact_id));
 CREATE TABLE IF NOT EXISTS client_ids (
   client_id TEXT PRIMARY KEY, artifact_id INTEGER NOT NULL);
 """
+
+#: Columns added after the first release: ``(table, column, type)``, added on open to a
+#: data directory made by an older version.
+_ADDED_COLUMNS = (
+    ("artifacts", "distributed_id", "TEXT"),
+    ("manifests", "base_artifact_id", "INTEGER"),
+    ("manifests", "uploaded_seq", "INTEGER"),
+)
+
+#: W&B's manifest types (``ArtifactManifestType``): a FULL manifest lists the whole
+#: version; an INCREMENTAL one (``wandb.Artifact(..., incremental=True)``) adds to the
+#: base version's entries; a PATCH (``upsert_artifact`` of a distributed artifact) adds
+#: to the entries the version collected so far.
+MERGED_MANIFEST_TYPES = ("INCREMENTAL", "PATCH")
 
 LATEST = "latest"
 
@@ -89,6 +106,19 @@ class Identity:
     org_entity: str = "local-org"
 
 
+def manifest_digest(contents: dict[str, Any]) -> str:
+    """An artifact's digest from its manifest entries, as the wandb SDK computes it
+    (``ArtifactManifestV1.digest``, MD5): hex MD5 of a header and ``path:digest`` lines.
+
+    >>> manifest_digest({})
+    '64e7c61456b10382e2f3b571ac24b659'
+    """
+    md5 = hashlib.md5(b"wandb-artifact-manifest-v1\n")
+    for path in sorted(contents):
+        md5.update(f"{path}:{contents[path].get('digest')}\n".encode())
+    return md5.hexdigest()
+
+
 class Storage:
     """All reads and writes of the server's state."""
 
@@ -100,6 +130,7 @@ class Storage:
         self.db_path = data_dir / "wandb-local.sqlite3"
         self._local = threading.local()
         self._conn().executescript(_DDL)
+        self._add_missing_columns()
 
     # ---- connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -112,6 +143,17 @@ class Storage:
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
         return conn
+
+    def _add_missing_columns(self) -> None:
+        conn = self._conn()
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError:  # another process added it meanwhile
+                    if "duplicate column" not in str(sys.exc_info()[1]):
+                        raise
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -348,7 +390,13 @@ class Storage:
         return self.one("SELECT * FROM artifacts WHERE id=?", (pk,))
 
     def create_artifact(self, spec: dict[str, Any], run_id: int | None) -> Row:
-        """``CreateArtifact``: a new pending version, or the committed one with that digest."""
+        """``CreateArtifact``: a new pending version, or the committed one with that digest.
+
+        With a ``distributedID`` (``run.upsert_artifact`` / ``run.finish_artifact``), the
+        pending version of the collection with that id is returned to every run sharing
+        it, so their manifest patches build one version; there is no dedupe by digest then
+        (each run only knows its own part). Once committed, the id starts a new version.
+        """
         entity = spec["entityName"]
         project = spec["projectName"]
         type_name = spec["artifactTypeName"]
@@ -365,14 +413,19 @@ class Storage:
             check_alias(alias)
         proj = self.ensure_project(entity, project)
         now = time.time()
+        distributed_id = spec.get("distributedID") or None
         with self.transaction() as db:
             seq = self._ensure_collection(db, proj["id"], name, "SEQUENCE", type_name)
+            if distributed_id is not None:
+                shared = self._join_distributed(db, seq["id"], distributed_id, spec, aliases)
+                if shared is not None:
+                    return shared
             existing = self.one(
                 "SELECT * FROM artifacts WHERE sequence_id=? AND digest=? AND state='COMMITTED' "
                 "ORDER BY id LIMIT 1",
                 (seq["id"], spec["digest"]),
             )
-            if existing is not None:
+            if existing is not None and distributed_id is None:
                 self._set_aliases(db, seq["id"], existing["id"], aliases)
                 if spec.get("clientID"):
                     db.execute(
@@ -386,8 +439,8 @@ class Storage:
             cur = db.execute(
                 "INSERT INTO artifacts(sequence_id, type_name, state, digest, digest_algorithm, "
                 "description, metadata, history_step, ttl_seconds, client_id, "
-                "sequence_client_id, run_id, pending_aliases, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "sequence_client_id, run_id, pending_aliases, created_at, updated_at, "
+                "distributed_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     seq["id"],
                     type_name,
@@ -404,6 +457,7 @@ class Storage:
                     json.dumps(aliases),
                     now,
                     now,
+                    distributed_id,
                 ),
             )
             pk = cur.lastrowid
@@ -414,6 +468,44 @@ class Storage:
                     (spec["clientID"], pk),
                 )
         row = self.artifact(pk)
+        assert row is not None
+        return row
+
+    def _join_distributed(
+        self,
+        db: sqlite3.Connection,
+        sequence_id: int,
+        distributed_id: str,
+        spec: dict[str, Any],
+        aliases: list[str],
+    ) -> Row | None:
+        """The pending version a distributed id builds, updated by one more run's call."""
+        pending = self.one(
+            "SELECT * FROM artifacts WHERE sequence_id=? AND distributed_id=? "
+            "AND state='PENDING' ORDER BY id LIMIT 1",
+            (sequence_id, distributed_id),
+        )
+        if pending is None:
+            return None
+        sets: dict[str, Any] = {"updated_at": time.time()}
+        known = json.loads(pending["pending_aliases"] or "[]")
+        sets["pending_aliases"] = json.dumps(known + [a for a in aliases if a not in known])
+        if spec.get("description") is not None:
+            sets["description"] = spec["description"]
+        added = spec.get("metadata")
+        added = json.loads(added) if isinstance(added, str) else added
+        if added:  # each run's keys are added to the version's metadata
+            sets["metadata"] = json.dumps({**json.loads(pending["metadata"] or "{}"), **added})
+        db.execute(
+            f"UPDATE artifacts SET {', '.join(f'{c}=?' for c in sets)} WHERE id=?",
+            (*sets.values(), pending["id"]),
+        )
+        if spec.get("clientID"):
+            db.execute(
+                "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
+                (spec["clientID"], pending["id"]),
+            )
+        row = self.artifact(pending["id"])
         assert row is not None
         return row
 
@@ -428,12 +520,23 @@ class Storage:
         return md5_hex
 
     def create_manifest(
-        self, artifact_id: int, name: str | None, digest: str | None, kind: str | None
+        self,
+        artifact_id: int,
+        name: str | None,
+        digest: str | None,
+        kind: str | None,
+        base_artifact_id: int | None = None,
     ) -> Row:
+        """``CreateArtifactManifest``: a manifest row waiting for its upload.
+
+        ``kind`` is W&B's manifest type (``FULL``, ``INCREMENTAL``, ``PATCH``);
+        ``base_artifact_id`` the version an INCREMENTAL manifest adds to.
+        """
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO manifests(artifact_id, name, digest, type) VALUES (?,?,?,?)",
-                (artifact_id, name, digest, kind),
+                "INSERT INTO manifests(artifact_id, name, digest, type, base_artifact_id) "
+                "VALUES (?,?,?,?,?)",
+                (artifact_id, name, digest, kind, base_artifact_id),
             )
             pk = cur.lastrowid
         assert pk is not None
@@ -451,13 +554,56 @@ class Storage:
         return self.one("SELECT * FROM manifests WHERE id=?", (pk,))
 
     def manifest_uploaded(self, manifest_id: int, md5_hex: str) -> None:
+        """Record the uploaded manifest body (blob ``md5_hex``) of a manifest row.
+
+        An INCREMENTAL or PATCH manifest is merged (its entries win) over the base
+        version's or the version's current entries, and the merged manifest becomes the
+        version's. Raises ``UserInputError`` if the body is not a W&B manifest (then
+        nothing changes) or the version is already committed.
+        """
+        uploaded = self._read_manifest(md5_hex)
         with self.transaction() as db:
-            db.execute("UPDATE manifests SET md5=? WHERE id=?", (md5_hex, manifest_id))
+            man = self.manifest(manifest_id)
+            if man is None:
+                raise UserInputError(f"artifact manifest {manifest_id} not found")
+            art = self.artifact(man["artifact_id"])
+            if art is None or art["state"] != "PENDING":
+                raise UserInputError("the artifact of this manifest is already committed")
+            kind = (man["type"] or "FULL").upper()
+            if kind in MERGED_MANIFEST_TYPES:
+                if kind == "PATCH":
+                    base = self.manifest_contents(man["artifact_id"])
+                elif man["base_artifact_id"] is not None:
+                    base = self.manifest_contents(man["base_artifact_id"])
+                else:
+                    base = {}
+                merged = {**uploaded, "contents": {**base, **uploaded["contents"]}}
+                md5_hex = self.blobs.put_bytes(json.dumps(merged, sort_keys=True).encode())
+            seq = self.one("SELECT COALESCE(MAX(uploaded_seq), 0) + 1 AS n FROM manifests")
+            assert seq is not None
+            db.execute(
+                "UPDATE manifests SET md5=?, uploaded_seq=? WHERE id=?",
+                (md5_hex, seq["n"], manifest_id),
+            )
+
+    def _read_manifest(self, md5_hex: str) -> dict[str, Any]:
+        """A stored manifest body, checked to be a W&B manifest (``contents`` a map)."""
+        try:
+            data = json.loads(self.blobs.path(md5_hex).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise UserInputError(f"the uploaded artifact manifest is not JSON: {exc}") from exc
+        contents = data.get("contents") if isinstance(data, dict) else None
+        if not isinstance(contents, dict) or not all(
+            isinstance(entry, dict) for entry in contents.values()
+        ):
+            raise UserInputError("the uploaded artifact manifest has no 'contents' map of entries")
+        return dict(data)
 
     def current_manifest(self, artifact_id: int) -> Row | None:
+        """The artifact's last uploaded manifest (merged, for INCREMENTAL and PATCH)."""
         return self.one(
             "SELECT * FROM manifests WHERE artifact_id=? AND md5 IS NOT NULL "
-            "ORDER BY id DESC LIMIT 1",
+            "ORDER BY uploaded_seq DESC, id DESC LIMIT 1",
             (artifact_id,),
         )
 
@@ -495,6 +641,9 @@ class Storage:
                 f"cannot commit artifact: {len(missing)} file(s) were not uploaded: "
                 + ", ".join(sorted(missing)[:5])
             )
+        digest = art["digest"]
+        if (man["type"] or "FULL").upper() in MERGED_MANIFEST_TYPES:
+            digest = manifest_digest(contents)  # the merged version's, as the SDK computes
         now = time.time()
         with self.transaction() as db:
             art = self.artifact(artifact_id)
@@ -504,9 +653,9 @@ class Storage:
             seq_id = art["sequence_id"]
             self._add_membership(db, seq_id, artifact_id, now)
             db.execute(
-                "UPDATE artifacts SET state='COMMITTED', size=?, file_count=?, updated_at=? "
-                "WHERE id=?",
-                (size, len(contents), now, artifact_id),
+                "UPDATE artifacts SET state='COMMITTED', size=?, file_count=?, digest=?, "
+                "updated_at=? WHERE id=?",
+                (size, len(contents), digest, now, artifact_id),
             )
             self._set_aliases(db, seq_id, artifact_id, json.loads(art["pending_aliases"] or "[]"))
             db.execute("UPDATE collections SET updated_at=? WHERE id=?", (now, seq_id))
