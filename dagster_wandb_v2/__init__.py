@@ -30,6 +30,7 @@ from dagster_wandb_v2.errors import (
 )
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import WandbResource
+from dagster_wandb_v2.sensors import build_wandb_artifact_sensor
 from dagster_wandb_v2.validation import validate_definitions
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ __all__ = [
     "WandbResource",
     "WandbSerializationError",
     "__version__",
+    "build_wandb_artifact_sensor",
     "run_launch_agent",
     "run_launch_job",
     "validate_definitions",
