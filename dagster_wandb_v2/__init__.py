@@ -16,6 +16,7 @@ Example::
 from typing import TYPE_CHECKING, Any
 
 from dagster_wandb_v2._version import __version__
+from dagster_wandb_v2.checks import build_wandb_artifact_checks
 from dagster_wandb_v2.config import (
     PartitionReadConfiguration,
     RegistryLink,
@@ -74,6 +75,7 @@ __all__ = [
     "WandbResource",
     "WandbSerializationError",
     "__version__",
+    "build_wandb_artifact_checks",
     "build_wandb_artifact_sensor",
     "run_launch_agent",
     "run_launch_job",
