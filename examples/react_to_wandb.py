@@ -97,7 +97,8 @@ def definitions(resources: dict[str, Any]) -> Definitions:
 
 def train_and_promote(wandb_resource: WandbResource, score: float) -> wandb.Artifact:
     """Outside Dagster: train, log, promote to ``production`` and link to the Registry."""
-    with wandb_resource.init_run(job_type="train") as run:
+    with wandb_resource.init_run(job_type="train", config={"learning_rate": 0.01}) as run:
+        run.summary["score"] = score
         model = wandb.Artifact("classifier", "model", metadata={"score": score})
         with model.new_file("weights.txt") as weights:
             weights.write(f"{score}\ntrained {uuid.uuid4()}")  # new content on every run
