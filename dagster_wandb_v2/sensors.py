@@ -43,13 +43,18 @@ from dagster import (
     AssetSpec,
     DagsterInvariantViolationError,
     DefaultSensorStatus,
+    JobDefinition,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     sensor,
 )
+from dagster._core.definitions.asset_selection import CoercibleToAssetSelection
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
 
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.resource import WandbResource
@@ -65,8 +70,8 @@ def build_wandb_artifact_sensor(
     *,
     name: str = "wandb_artifact_sensor",
     wandb_resource_key: str = "wandb",
-    job: Any = None,
-    asset_selection: Any = None,
+    job: JobDefinition | UnresolvedAssetJobDefinition | None = None,
+    asset_selection: CoercibleToAssetSelection | None = None,
     minimum_interval_seconds: int = 60,
     default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
     description: str | None = None,

@@ -21,6 +21,7 @@ from dagster import (
     SensorResult,
     asset,
     build_sensor_context,
+    define_asset_job,
     evaluate_automation_conditions,
     materialize,
 )
@@ -267,6 +268,27 @@ def test_changes_request_one_run_with_a_stable_run_key(
     assert request.tags["dagster_wandb/artifacts"] == "classifier:production"
     quiet = tick(sensor, local_wandb, DagsterInstance.ephemeral(), first.cursor)
     assert not quiet.run_requests
+
+
+def test_a_job_can_be_run_and_targets_are_exclusive(
+    local_wandb: LocalWandbProject, tmp_path: Path
+) -> None:
+    log_version(local_wandb, tmp_path, "classifier", "c0", ["production"])
+    classifier = AssetSpec("classifier").with_io_manager_key(IO)
+
+    @asset(deps=[classifier])
+    def evaluation() -> None: ...
+
+    job = define_asset_job("evaluate", selection=[evaluation])
+    sensor = build_wandb_artifact_sensor({"classifier:production": classifier}, job=job)
+    assert sensor.job_name == "evaluate"
+    result = tick(sensor, local_wandb, DagsterInstance.ephemeral(), None)
+    assert len(result.run_requests or []) == 1
+
+    with pytest.raises(WandbConfigurationError, match="either job or asset_selection"):
+        build_wandb_artifact_sensor({"a:b": "a"}, job=job, asset_selection=[evaluation])
+    with pytest.raises(WandbConfigurationError, match="no W&B artifact to watch"):
+        build_wandb_artifact_sensor({})
 
 
 def test_downstream_becomes_stale_and_eager_automation_runs_it(
