@@ -16,6 +16,7 @@ Example::
 from typing import TYPE_CHECKING, Any
 
 from dagster_wandb_v2._version import __version__
+from dagster_wandb_v2.checks import build_wandb_artifact_checks
 from dagster_wandb_v2.config import (
     PartitionReadConfiguration,
     RegistryLink,
@@ -32,6 +33,7 @@ from dagster_wandb_v2.errors import (
 )
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import WandbResource
+from dagster_wandb_v2.sensors import build_wandb_artifact_sensor
 from dagster_wandb_v2.validation import validate_definitions
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ __all__ = [
     "WandbResource",
     "WandbSerializationError",
     "__version__",
+    "build_wandb_artifact_checks",
+    "build_wandb_artifact_sensor",
     "run_launch_agent",
     "run_launch_job",
     "validate_definitions",

@@ -52,6 +52,7 @@ def materialization_metadata(
         "wandb_artifact_type": MetadataValue.text(artifact.type),
         "wandb_artifact_version": MetadataValue.text(artifact.version),
         "wandb_artifact_size": MetadataValue.int(int(artifact.size)),
+        "wandb_artifact_digest": MetadataValue.text(str(artifact.digest)),
         "wandb_artifact_url": MetadataValue.url(artifact_url(app_url, run, artifact)),
         "wandb_entity": MetadataValue.text(run.entity),
         "wandb_project": MetadataValue.text(run.project),

@@ -160,6 +160,13 @@ def run_examples(instance: DagsterInstance) -> list[str]:
                 resources=resources, instance=instance, partition_key=region
             )
         )
+    from examples import react_to_wandb
+
+    reacted = react_to_wandb.run_example(instance, resources)
+    print(f"Reacting to W&B: evaluation scores {reacted['scores']}, checks:", flush=True)
+    for asset_key, (passed, description) in reacted["checks"].items():
+        print(f"  {asset_key}: {'passed' if passed else 'FAILED'}: {description}", flush=True)
+    print("  links reported by the sensor:", *reacted["urls"], sep="\n    ", flush=True)
     return urls
 
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from graphql import GraphQLError
 
+from . import pages
 from .blobs import DigestMismatchError, is_md5_hex
 from .faults import FaultAction, Faults
 from .graphql_api import operation_name, parse_document, run_graphql
@@ -227,6 +228,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if route == "otel":
             self._send(200, b"", "application/x-protobuf")
+            return
+        page = pages.render(self._context(), self.command, path, query)
+        if page is not None:  # read-only HTML at W&B's URL shapes, no key (see pages.py)
+            self._send(page.status, page.body.encode(), "text/html; charset=utf-8")
             return
         signed_ok = route in ("upload", "download") and self._signed(path, query)
         if not signed_ok and not self._authorized():

@@ -1,0 +1,133 @@
+"""The W&B artifact check, through the real wandb SDK against the local server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    DagsterInstance,
+    Definitions,
+    asset,
+    define_asset_job,
+    materialize,
+)
+
+from dagster_wandb_v2 import build_wandb_artifact_checks, build_wandb_artifact_sensor
+from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
+from dagster_wandb_v2.testing.server import LocalWandbServer
+from tests.integration.test_sensor_sdk import log_version, tick
+
+IO = "wandb_artifacts_manager"
+
+
+def _run_checks(
+    defs_assets: list[Any],
+    project: LocalWandbProject,
+    instance: DagsterInstance,
+    **check_options: Any,
+) -> dict[AssetKey, Any]:
+    keys = [a.key for a in defs_assets]
+    checks = build_wandb_artifact_checks(defs_assets, **check_options)
+    defs = Definitions(
+        assets=defs_assets,
+        asset_checks=[checks],
+        jobs=[define_asset_job("checks", selection=AssetSelection.checks_for_assets(*keys))],
+        resources=project.resources(),
+    )
+    result = defs.resolve_job_def("checks").execute_in_process(instance=instance)
+    assert result.success
+    return {e.asset_key: e for e in result.get_asset_check_evaluations()}
+
+
+def test_io_manager_asset_passes_then_fails_when_its_version_is_deleted(
+    local_wandb: LocalWandbProject,
+) -> None:
+    @asset(metadata={"wandb_artifact_configuration": {"type": "dataset"}}, io_manager_key=IO)
+    def table() -> dict[str, int]:
+        return {"rows": 3}
+
+    instance = DagsterInstance.ephemeral()
+    checks = build_wandb_artifact_checks([table])
+    written = materialize([table, checks], instance=instance, resources=local_wandb.resources())
+    [evaluation] = written.get_asset_check_evaluations()
+    assert evaluation.passed, evaluation.description
+    assert "digest matches" in (evaluation.description or "")
+    stored = local_wandb.api().artifact(local_wandb.path("table:v0"))
+    assert evaluation.metadata["wandb_artifact_digest"].value == stored.digest
+
+    stored.delete(delete_aliases=True)
+    [after] = _run_checks([table], local_wandb, instance).values()
+    assert not after.passed
+    assert after.severity == AssetCheckSeverity.ERROR
+    assert "table:v0" in (after.description or "")
+
+
+def test_sensor_reported_asset_verified_and_damage_found(
+    local_wandb: LocalWandbProject,
+    local_wandb_server: LocalWandbServer,
+    tmp_path: Path,
+) -> None:
+    logged = log_version(local_wandb, tmp_path, "classifier", "weights-1", ["production"])
+    classifier = AssetSpec("classifier").with_io_manager_key(IO)
+    never = AssetSpec("never_seen").with_io_manager_key(IO)
+    instance = DagsterInstance.ephemeral()
+    tick(
+        build_wandb_artifact_sensor({"classifier:production": classifier}),
+        local_wandb,
+        instance,
+        None,
+    )
+
+    evaluations = _run_checks([classifier, never], local_wandb, instance, download=True)
+    assert evaluations[classifier.key].passed, evaluations[classifier.key].description
+    assert "downloaded and verified" in (evaluations[classifier.key].description or "")
+    assert not evaluations[never.key].passed
+    assert evaluations[never.key].severity == AssetCheckSeverity.WARN
+
+    # Damage the stored file on the server: same size, other bytes.
+    md5 = logged.manifest.entries["weights.txt"].digest
+    blob = _blob_file(local_wandb_server, md5)
+    blob.write_bytes(b"weights-2")
+    damaged = _run_checks([classifier], local_wandb, instance, download=True)[classifier.key]
+    assert not damaged.passed
+    assert damaged.severity == AssetCheckSeverity.ERROR
+    assert "weights.txt" in (damaged.description or "")
+    # Listing alone does not see damaged bytes (it only compares names and sizes).
+    listed = _run_checks([classifier], local_wandb, instance)[classifier.key]
+    assert listed.passed
+
+
+def _blob_file(server: LocalWandbServer, md5_b64: str) -> Path:
+    import base64
+
+    md5_hex = base64.b64decode(md5_b64).hex()
+    [path] = [p for p in server.data_dir.rglob(md5_hex) if p.is_file()]
+    return path
+
+
+def test_digest_mismatch_is_an_error(local_wandb: LocalWandbProject, tmp_path: Path) -> None:
+    log_version(local_wandb, tmp_path, "classifier", "w", ["production"])
+    classifier = AssetSpec("classifier").with_io_manager_key(IO)
+    instance = DagsterInstance.ephemeral()
+    from dagster import AssetMaterialization
+
+    instance.report_runless_asset_event(
+        AssetMaterialization(
+            "classifier",
+            metadata={
+                "wandb_entity": local_wandb.entity,
+                "wandb_project": local_wandb.project,
+                "wandb_artifact_name": "classifier",
+                "wandb_artifact_version": "v0",
+                "wandb_artifact_digest": "0" * 32,
+            },
+        )
+    )
+    result = _run_checks([classifier], local_wandb, instance)[classifier.key]
+    assert not result.passed and result.severity == AssetCheckSeverity.ERROR
+    assert "Dagster recorded " + "0" * 32 in (result.description or "")
