@@ -233,17 +233,39 @@ class SdkWandbClient:
         return _SdkRun(run, self)
 
 
+def run_path(run: Any) -> str:
+    """``entity/project/run_id`` of a ``wandb.Run`` (a ``str``) or of a public API run
+    (``wandb.apis.public.Run.path`` is a list of the three parts).
+
+    >>> run_path(type("R", (), {"path": ["e", "p", "id"]})())
+    'e/p/id'
+    """
+    path = run.path
+    if isinstance(path, str):
+        return path
+    return "/".join(str(part) for part in path)
+
+
 class _SdkRun:
     def __init__(self, run: wandb.Run, client: SdkWandbClient) -> None:
         self._run = run
         self._client = client
 
     id = property(lambda self: str(self._run.id))
-    name = property(lambda self: str(self._run.name))
     entity = property(lambda self: str(self._run.entity))
     project = property(lambda self: str(self._run.project))
-    path = property(lambda self: "/".join(self._run.path))
-    url = property(lambda self: str(self._run.url))
+    path = property(lambda self: run_path(self._run))
+
+    @property
+    def name(self) -> str:
+        return str(self._run.name or self._run.id)  # the SDK's name is None until set
+
+    @property
+    def url(self) -> str:
+        url = self._run.url  # None for offline runs
+        if url:
+            return str(url)
+        return f"{self._client.app_url}/{self.entity}/{self.project}/runs/{self.id}"
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
         logged = self._run.log_artifact(artifact, aliases=list(aliases))
