@@ -26,10 +26,12 @@ from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbArtifactsIOManagerError,
     WandbConfigurationError,
+    WandbRunInUseError,
     WandbSerializationError,
 )
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import WandbResource
+from dagster_wandb_v2.runs import step_run
 from dagster_wandb_v2.validation import validate_definitions
 
 if TYPE_CHECKING:
@@ -71,9 +73,11 @@ __all__ = [
     "WandbComponent",
     "WandbConfigurationError",
     "WandbResource",
+    "WandbRunInUseError",
     "WandbSerializationError",
     "__version__",
     "run_launch_agent",
     "run_launch_job",
+    "step_run",
     "validate_definitions",
 ]

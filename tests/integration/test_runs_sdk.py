@@ -2,18 +2,38 @@
 
 - every value the materialization metadata reads from the SDK's run and artifact objects
   is what ``wandb.Api()`` returns for them (``wandb.Run.path`` is a ``str``, the public
-  API's a list).
+  API's a list);
+- metrics asset code logs (each form of the guide's best practice 7, and ``step_run``)
+  land in the W&B run holding the artifacts of that step, with either executor;
+- IO managers on several projects, or several IO managers on one, in one Dagster run.
 """
 
+import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import pytest
+import wandb
 from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    DagsterInstance,
     asset,
+    execute_job,
     materialize,
+    reconstructable,
 )
 
+from dagster_wandb_v2 import (
+    WandbArtifactsIOManager,
+    WandbResource,
+    WandbRunInUseError,
+    step_run,
+)
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
+from tests.integration import shared_run_pipeline
+from tests.integration.shared_run_pipeline import FORMS, METRICS
 
 IO = "wandb_artifacts_manager"
 CONFIG = {"wandb_artifact_configuration": {"type": "dataset"}}
@@ -92,3 +112,156 @@ def test_materialization_metadata_is_what_the_wandb_api_returns(
         == urlparse(artifact.url).path
         == (f"/{artifact.entity}/{artifact.project}/artifacts/dataset/numbers/v1")
     )
+
+
+def _run_of(api: wandb.Api, project: LocalWandbProject, artifact: str) -> Any:
+    """The W&B run that logged ``artifact`` (``entity/project/name:alias``)."""
+    return api.artifact(project.path(artifact)).logged_by()
+
+
+def _execute(executor: str, tmp_path: Path) -> str:
+    """Run the pipeline's job; a multiprocess job is rebuilt in each step process."""
+    (tmp_path / "instance").mkdir(exist_ok=True)
+    with DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
+        if executor == "multiprocess":
+            result = execute_job(
+                reconstructable(shared_run_pipeline.multiprocess_job), instance=instance
+            )
+        else:  # built here: a reconstructed job is cached with this test's environment
+            result = shared_run_pipeline.in_process_job().execute_in_process(
+                instance=instance, raise_on_error=False
+            )
+        assert result.success, [
+            event.event_specific_data.error.message
+            for event in result.all_events
+            if event.is_step_failure
+        ]
+        return result.run_id
+
+
+@pytest.mark.parametrize("custom_id", [False, True], ids=["dagster-run-id", "custom-id"])
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+@pytest.mark.parametrize("form", FORMS)
+def test_metrics_of_asset_code_land_in_the_run_of_the_artifacts(
+    local_wandb: LocalWandbProject,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    form: str,
+    executor: str,
+    custom_id: bool,
+) -> None:
+    monkeypatch.setenv("SHARED_RUN_PROJECT", local_wandb.project)
+    monkeypatch.setenv("SHARED_RUN_STORAGE", str(tmp_path / "storage"))
+    monkeypatch.setenv("SHARED_RUN_FORM", form)
+    custom = f"my-resumable-run-{uuid.uuid4().hex[:8]}" if custom_id else ""
+    monkeypatch.setenv("SHARED_RUN_ID", custom)
+    run_id = _execute(executor, tmp_path)
+
+    api = local_wandb.api()
+    runs = {run.id: run for run in api.runs(f"{local_wandb.entity}/{local_wandb.project}")}
+    for asset_name, metric in METRICS.items():
+        run = _run_of(api, local_wandb, f"{asset_name}:latest")
+        history = [row[metric] for row in run.history(keys=[metric], pandas=False)]
+        assert history == [0.5, 0.25], (asset_name, run.id, sorted(runs))
+        logged = {artifact.name.split(":")[0] for artifact in run.logged_artifacts()}
+        assert asset_name in logged
+    assert all(run.state == "finished" for run in runs.values())
+    if executor == "in_process":  # one W&B run for the whole Dagster run
+        assert list(runs) == [custom or run_id]
+        logged = {artifact.name for artifact in runs[custom or run_id].logged_artifacts()}
+        assert logged == {"first:v0", "train:v0", "after:v0"}
+    else:  # no run beyond the steps' own
+        assert len(runs) <= 3
+
+
+def test_asset_code_opening_the_run_id_in_another_project_is_a_clear_error(
+    local_wandb: LocalWandbProject,
+) -> None:
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def trained(context: AssetExecutionContext) -> int:
+        wandb.init(id=context.run.run_id, resume="allow", project=f"{local_wandb.project}-x")
+        return 1
+
+    with pytest.raises(WandbRunInUseError) as error:
+        materialize([trained], resources=local_wandb.resources())
+    assert f'project="{local_wandb.project}"' in str(error.value)
+    assert "step_run(context)" in str(error.value)
+    wandb.finish()
+
+
+def test_step_run_is_the_run_of_the_artifacts(local_wandb: LocalWandbProject) -> None:
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def model(context: AssetExecutionContext) -> dict[str, float]:
+        run = step_run(context)
+        run.log({"accuracy": 0.9})
+        run.config.update({"learning_rate": 0.01})
+        return {"weights": 1.0}
+
+    result = materialize([model], resources=local_wandb.resources())
+    run = local_wandb.api().run(_materialization(result, "model")["wandb_run_path"])
+    assert [row["accuracy"] for row in run.history(keys=["accuracy"], pandas=False)] == [0.9]
+    assert run.config["learning_rate"] == 0.01
+    assert [artifact.name for artifact in run.logged_artifacts()] == ["model:v0"]
+    assert run.state == "finished"
+
+
+def _two_projects(local: LocalWandbProject, second_project: str) -> dict[str, Any]:
+    def manager(project: str, storage: str) -> WandbArtifactsIOManager:
+        resource = WandbResource(
+            api_key=local.api_key, host=local.base_url, entity=local.entity, project=project
+        )
+        return WandbArtifactsIOManager(wandb=resource, base_dir=str(local.storage_dir / storage))
+
+    return {
+        "data_manager": manager(local.project, "data"),
+        "model_manager": manager(second_project, "models"),
+    }
+
+
+@pytest.mark.parametrize("same_project", [False, True], ids=["two-projects", "one-project"])
+def test_two_io_managers_in_one_dagster_run(
+    local_wandb: LocalWandbProject, same_project: bool
+) -> None:
+    models_project = local_wandb.project if same_project else f"{local_wandb.project}-models"
+
+    @asset(metadata=CONFIG, io_manager_key="data_manager")
+    def dataset() -> list[int]:
+        return [1, 2]
+
+    @asset(
+        metadata={"wandb_artifact_configuration": {"type": "model"}},
+        io_manager_key="model_manager",
+        ins={"dataset": AssetIn(input_manager_key="data_manager")},
+    )
+    def model(context: AssetExecutionContext, dataset: list[int]) -> int:
+        step_run(context, io_manager_key="model_manager").log({"size": len(dataset)})
+        return sum(dataset)
+
+    @asset(ins={"model": AssetIn(input_manager_key="model_manager")})
+    def report(model: int) -> int:
+        return model
+
+    result = materialize(
+        [dataset, model, report], resources=_two_projects(local_wandb, models_project)
+    )
+    assert result.output_for_node("report") == 3
+    api = local_wandb.api()
+    data_run = api.artifact(local_wandb.path("dataset:latest")).logged_by()
+    model_artifact = api.artifact(f"{local_wandb.entity}/{models_project}/model:latest")
+    model_run = model_artifact.logged_by()
+    assert data_run.id == result.run_id  # the default case keeps the Dagster run id
+    assert [row["size"] for row in model_run.history(keys=["size"], pandas=False)] == [2]
+    assert data_run.state == model_run.state == "finished"
+    if same_project:  # one W&B run: the same id on the same project
+        assert model_run.id == result.run_id
+    else:
+        assert model_run.id.startswith(f"{result.run_id}-")
+        assert _materialization(result, "model")["wandb_run_id"] == model_run.id
+    # Each input is read through its IO manager's run (lineage in the right project).
+    used = {
+        name
+        for run in {data_run.id: data_run, model_run.id: model_run}.values()
+        for name in (artifact.name for artifact in run.used_artifacts())
+    }
+    assert used == {"dataset:v0", "model:v0"}
+    assert "dataset:v0" in {artifact.name for artifact in data_run.used_artifacts()}

@@ -123,3 +123,48 @@ def test_per_step_runs_are_grouped_by_the_dagster_run(tmp_path: Path) -> None:
     assert step_a.run_id.startswith("0123456789abcdef-") and step_a.run_id != step_b.run_id
     assert step_a.run_id == session.run_spec("a").run_id  # deterministic
     assert (step_a.group, step_a.name) == ("0123456789abcdef", "dagster-run-01234567-a")
+
+
+def test_a_step_run_finished_by_asset_code_is_resumed(fake_wandb: FakeWandb) -> None:
+    from dagster_wandb_v2 import step_run
+
+    @asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
+    def finishing(context, first: int) -> int:  # type: ignore[no-untyped-def]
+        run = step_run(context)
+        run.log({"loss": 0.5})
+        run.finish()  # what the end of a `with wandb.init(...)` block does
+        return first
+
+    result = materialize([first, finishing], resources=fake_wandb.resources())
+    assert result.success
+    (run,) = fake_wandb.runs
+    assert run.resumed == 1 and run.state == "finished"
+    assert run.history == [{"loss": 0.5}]
+    assert [artifact.name for artifact in run.logged] == ["first:v0", "finishing:v0"]
+
+
+def test_io_managers_on_two_projects_get_two_runs(fake_wandb: FakeWandb) -> None:
+    resource = fake_wandb.resource(project="data")
+    models = fake_wandb.resource(project="models")
+    from dagster_wandb_v2 import WandbArtifactsIOManager
+
+    @asset(
+        metadata=CONFIG,
+        io_manager_key="models_manager",
+        ins={"first": AssetIn(input_manager_key=IO)},
+    )
+    def model(first: int) -> int:
+        return first
+
+    resources = {
+        IO: WandbArtifactsIOManager(wandb=resource),
+        "models_manager": WandbArtifactsIOManager(wandb=models),
+        "same_project_manager": WandbArtifactsIOManager(
+            wandb=resource, cache_duration_in_minutes=0
+        ),
+    }
+    result = materialize([first, model], resources=resources)
+    data_run, model_run = fake_wandb.runs
+    assert data_run.id == result.run_id and data_run.project == "data"
+    assert model_run.id.startswith(f"{result.run_id}-") and model_run.project == "models"
+    assert fake_wandb.artifact("fake-entity/models/model:latest").logged_by_run == model_run.path
