@@ -265,3 +265,95 @@ def test_two_io_managers_in_one_dagster_run(
     }
     assert used == {"dataset:v0", "model:v0"}
     assert "dataset:v0" in {artifact.name for artifact in data_run.used_artifacts()}
+
+
+def _draft(directory: Path) -> wandb.Artifact:
+    artifact = wandb.Artifact("values", "dataset", metadata={"rows": 3, "nested": {"a": [1]}})
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    (directory / "data" / "train.csv").write_text("a,b\n1,2\n")
+    artifact.add_file(str(directory / "data" / "train.csv"), name="data/train.csv")
+    return artifact
+
+
+def test_every_value_the_client_reads_from_the_sdk_matches_the_api_and_the_fake(
+    local_wandb: LocalWandbProject, tmp_path: Path
+) -> None:
+    """The client protocol's run and artifact attributes: the SDK wrapper's values are what
+    ``wandb.Api()`` returns, and the fake's have the same types."""
+    from dagster_wandb_v2.client import RunSpec, SdkWandbClient
+    from dagster_wandb_v2.testing import FakeWandb
+
+    spec = RunSpec(project=local_wandb.project, run_id=uuid.uuid4().hex[:12], name="values")
+    sdk_run = SdkWandbClient(api_key=local_wandb.api_key, host=local_wandb.base_url).start_run(spec)
+    draft = _draft(tmp_path / "sdk")
+    draft_digest = draft.manifest.digest()
+    stored = sdk_run.log_artifact(draft, ["latest", "best"])
+    fake = FakeWandb(storage_dir=tmp_path / "fake")
+    fake_run = fake.client().start_run(spec)
+    fake_stored = fake_run.log_artifact(_draft(tmp_path / "fake-src"), ["latest", "best"])
+    sdk_values = {
+        "run.id": sdk_run.id,
+        "run.name": sdk_run.name,
+        "run.entity": sdk_run.entity,
+        "run.project": sdk_run.project,
+        "run.path": sdk_run.path,
+        "run.url": sdk_run.url,
+        "run.finished": sdk_run.finished,
+        "artifact.id": stored.id,
+        "artifact.name": stored.name,
+        "artifact.type": stored.type,
+        "artifact.version": stored.version,
+        "artifact.digest": stored.digest,
+        "artifact.size": stored.size,
+        "artifact.metadata": stored.metadata,
+        "artifact.entries": sorted(stored.manifest.entries),
+    }
+    fake_values = {
+        "run.id": fake_run.id,
+        "run.name": fake_run.name,
+        "run.entity": fake_run.entity,
+        "run.project": fake_run.project,
+        "run.path": fake_run.path,
+        "run.url": fake_run.url,
+        "run.finished": fake_run.finished,
+        "artifact.id": fake_stored.id,
+        "artifact.name": fake_stored.name,
+        "artifact.type": fake_stored.type,
+        "artifact.version": fake_stored.version,
+        "artifact.digest": fake_stored.digest,
+        "artifact.size": fake_stored.size,
+        "artifact.metadata": fake_stored.metadata,
+        "artifact.entries": sorted(fake_stored.manifest.entries),
+    }
+    assert {key: type(value) for key, value in fake_values.items()} == {
+        key: type(value) for key, value in sdk_values.items()
+    }
+    assert fake_values["artifact.metadata"] == sdk_values["artifact.metadata"]
+    assert fake_values["artifact.entries"] == sdk_values["artifact.entries"]
+    assert fake_values["artifact.size"] == sdk_values["artifact.size"]
+    assert fake_values["artifact.digest"] == sdk_values["artifact.digest"] == draft_digest
+    sdk_run.finish()
+    assert sdk_run.finished
+
+    api = local_wandb.api()
+    run = api.run(sdk_values["run.path"])
+    assert (run.id, run.name, run.entity, run.project, run.url) == (
+        sdk_values["run.id"],
+        sdk_values["run.name"],
+        sdk_values["run.entity"],
+        sdk_values["run.project"],
+        sdk_values["run.url"],
+    )
+    artifact = api.artifact(local_wandb.path("values:v0"))
+    assert api.artifact(local_wandb.path("values:best")).id == artifact.id
+    assert (
+        artifact.id,
+        artifact.name,
+        artifact.type,
+        artifact.version,
+        artifact.digest,
+        artifact.size,
+        artifact.metadata,
+        sorted(artifact.manifest.entries),
+    ) == tuple(value for key, value in sdk_values.items() if key.startswith("artifact."))
+    fake.close()
