@@ -168,3 +168,42 @@ def test_io_managers_on_two_projects_get_two_runs(fake_wandb: FakeWandb) -> None
     assert data_run.id == result.run_id and data_run.project == "data"
     assert model_run.id.startswith(f"{result.run_id}-") and model_run.project == "models"
     assert fake_wandb.artifact("fake-entity/models/model:latest").logged_by_run == model_run.path
+
+
+def test_step_run_in_an_op_and_without_the_io_manager(fake_wandb: FakeWandb) -> None:
+    import pytest
+    from dagster import Out, job, op
+
+    from dagster_wandb_v2 import WandbArtifactsIOManagerError, step_run
+
+    @op(
+        out=Out(
+            io_manager_key=IO,
+            metadata={"wandb_artifact_configuration": {"name": "m", "type": "model"}},
+        )
+    )
+    def train(context) -> int:  # type: ignore[no-untyped-def]
+        step_run(context).log({"loss": 0.1})
+        return 1
+
+    @op
+    def unrelated(context) -> None:  # type: ignore[no-untyped-def]
+        step_run(context)
+
+    @job(resource_defs=fake_wandb.resources())
+    def training() -> None:
+        train()
+
+    assert training.execute_in_process().success
+    (run,) = fake_wandb.runs
+    assert run.history == [{"loss": 0.1}] and [a.name for a in run.logged] == ["m:v0"]
+
+    @job(resource_defs=fake_wandb.resources())
+    def no_io_manager() -> None:
+        unrelated()
+
+    with pytest.raises(
+        WandbArtifactsIOManagerError,
+        match="no WandbArtifactsIOManager under resource key 'wandb_artifacts_manager'",
+    ):
+        no_io_manager.execute_in_process()
