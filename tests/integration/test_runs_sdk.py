@@ -357,3 +357,39 @@ def test_every_value_the_client_reads_from_the_sdk_matches_the_api_and_the_fake(
         sorted(artifact.manifest.entries),
     ) == tuple(value for key, value in sdk_values.items() if key.startswith("artifact."))
     fake.close()
+
+
+def test_two_io_managers_on_two_projects_under_the_multiprocess_executor(
+    local_wandb: LocalWandbProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.integration import two_projects_pipeline
+
+    models_project = f"{local_wandb.project}-models"
+    monkeypatch.setenv("TWO_PROJECTS_DATA", local_wandb.project)
+    monkeypatch.setenv("TWO_PROJECTS_MODELS", models_project)
+    monkeypatch.setenv("TWO_PROJECTS_STORAGE", str(tmp_path / "storage"))
+    (tmp_path / "instance").mkdir()
+    with DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
+        result = execute_job(reconstructable(two_projects_pipeline.multiprocess_job), instance)
+        assert result.success
+    api = local_wandb.api()
+    model_artifact = api.artifact(f"{local_wandb.entity}/{models_project}/model:latest")
+    model_run = model_artifact.logged_by()
+    assert [row["size"] for row in model_run.history(keys=["size"], pandas=False)] == [2]
+    # The model step used both IO managers: its data read and its model write are two runs.
+    data_runs = api.runs(f"{local_wandb.entity}/{local_wandb.project}")
+    model_step_data_run = next(
+        run for run in data_runs if "dataset:v0" in {a.name for a in run.used_artifacts()}
+    )
+    assert model_step_data_run.id.startswith(result.run_id)
+    assert model_run.id != model_step_data_run.id
+    assert {run.state for run in data_runs} == {"finished"} and model_run.state == "finished"
+    # The report step reads from the models project and writes to the data project.
+    report_reader = next(
+        run
+        for run in api.runs(f"{local_wandb.entity}/{models_project}")
+        if "model:v0" in {a.name for a in run.used_artifacts()}
+    )
+    report_writer = api.artifact(local_wandb.path("report:latest")).logged_by()
+    assert report_writer.id == f"{report_reader.id}-" + report_writer.id.rsplit("-", 1)[1]
+    assert report_reader.state == report_writer.state == "finished"
