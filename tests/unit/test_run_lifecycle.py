@@ -207,3 +207,19 @@ def test_step_run_in_an_op_and_without_the_io_manager(fake_wandb: FakeWandb) -> 
         match="no WandbArtifactsIOManager under resource key 'wandb_artifacts_manager'",
     ):
         no_io_manager.execute_in_process()
+
+
+def test_a_run_finished_by_asset_code_is_marked_failed_when_the_step_fails(
+    fake_wandb: FakeWandb,
+) -> None:
+    from dagster_wandb_v2 import step_run
+
+    @asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
+    def failing(context, first: int) -> int:  # type: ignore[no-untyped-def]
+        step_run(context).finish()  # the end of a `with` block, then the step fails
+        raise RuntimeError("training diverged")
+
+    result = materialize([first, failing], resources=fake_wandb.resources(), raise_on_error=False)
+    assert not result.success
+    (run,) = fake_wandb.runs
+    assert run.state == "failed" and run.resumed == 1
