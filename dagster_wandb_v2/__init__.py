@@ -29,10 +29,12 @@ from dagster_wandb_v2.errors import (
     WandbAuthenticationError,
     WandbConfigurationError,
     WandbHostUnreachableError,
+    WandbRunInUseError,
     WandbSerializationError,
 )
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import WandbResource
+from dagster_wandb_v2.runs import step_run
 from dagster_wandb_v2.sensors import build_wandb_artifact_sensor
 from dagster_wandb_v2.validation import validate_definitions
 
@@ -77,11 +79,13 @@ __all__ = [
     "WandbConfigurationError",
     "WandbHostUnreachableError",
     "WandbResource",
+    "WandbRunInUseError",
     "WandbSerializationError",
     "__version__",
     "build_wandb_artifact_checks",
     "build_wandb_artifact_sensor",
     "run_launch_agent",
     "run_launch_job",
+    "step_run",
     "validate_definitions",
 ]

@@ -143,21 +143,36 @@ def output_metadata(
     return shared
 
 
-def step_key(context: OutputContext | InputContext) -> str | None:
+StepContext = Any
+"""Dagster's ``StepExecutionContext`` (internal, so not imported)."""
+
+
+def step_context_of(context: Any) -> StepContext:
+    """The step execution context behind an Output/Input context or an asset/op context."""
     try:
-        return str(context.step_context.step.key)
+        if isinstance(context, (OutputContext, InputContext)):
+            return context.step_context
+        if hasattr(context, "get_step_execution_context"):  # Asset/OpExecutionContext
+            return context.get_step_execution_context()
+    except Exception:
+        return None
+    return context  # already a step execution context
+
+
+def step_key(step_context: StepContext) -> str | None:
+    try:
+        return str(step_context.step.key)
     except Exception:
         return None
 
 
-def single_step_scope(context: OutputContext | InputContext) -> str | None:
+def single_step_scope(step_context: StepContext) -> str | None:
     """The step key when this process runs one step of a multi-step run, else ``None``.
 
     That is the multiprocess executor's case: parallel steps in separate processes, each
     needing its own W&B run. With the in-process executor every step shares one run.
     """
     try:
-        step_context = context.step_context
         plan = step_context.execution_plan
         in_this_process = list(plan.step_keys_to_execute)
         run_keys = step_context.dagster_run.step_keys_to_execute

@@ -11,6 +11,19 @@ Which W&B run a process uses:
   and all of them share the W&B group ``<run id>`` (W&B's "shared" run mode would also
   work but needs a recent server and gives no per-step failure state).
 
+Sharing the run (the guide's best practice 7):
+
+- a run asset code opened with ``wandb.init(id=<that id or the run id>, resume="allow")``
+  on the IO manager's project is used as the step's run (no second run);
+- the step's run is ``wandb.run`` when no other run is open, so a later ``wandb.init(...,
+  resume="allow")`` in asset code returns it (the SDK's ``reinit="return_previous"``);
+- a step's run that asset code finished (``run.finish()``, the end of a ``with`` block) is
+  resumed on next use.
+
+One process has one open run per id (wandb-core: ``run ID ... is in use``), so IO managers
+of one Dagster run that open the same id share the run when they agree on host, entity
+and project; on another location the id gets ``-<8 hex chars of host/entity/project>``.
+
 Example::
 
     session = StepSession(client=client, entity=None, project="p", dagster_run_id="abc...",
@@ -21,6 +34,8 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import threading
+from dataclasses import dataclass, field, replace
 
 from dagster import InputContext, OutputContext
 
@@ -34,6 +49,71 @@ from dagster_wandb_v2.serialization import MODULES
 from dagster_wandb_v2.write import BuiltArtifact
 
 INTEGRATION_TAG = "dagster_wandb"
+
+RunLocation = tuple[str, str | None, str]
+"""Where a W&B run lives: (app URL of the host, entity, project)."""
+
+
+@dataclass
+class SharedRun:
+    """One open W&B run of this process and the sessions using it."""
+
+    spec: RunSpec
+    location: RunLocation
+    client: WandbClient
+    run: WandbRun | None = None
+    users: int = 0
+    failed: bool = False
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def current(self) -> WandbRun:
+        """The open run: started on first use, resumed if asset code finished it."""
+        with self.lock:
+            if self.run is None or self.run.finished:
+                spec = self.spec if self.run is None else replace(self.spec, run_id=self.run.id)
+                try:
+                    self.run = self.client.start_run(spec)
+                except WandbArtifactsIOManagerError:
+                    raise
+                except Exception as error:
+                    raise WandbArtifactsIOManagerError(
+                        f"could not start W&B run '{spec.run_id}' in project '{spec.project}' "
+                        f"(wandb.init): {error}"
+                    ) from error
+            return self.run
+
+
+_OPEN_RUNS: dict[str, SharedRun] = {}
+"""The W&B runs the IO managers of this process opened, by the id they asked for."""
+_OPEN_RUNS_LOCK = threading.Lock()
+
+
+def _claim(spec: RunSpec, client: WandbClient) -> SharedRun:
+    """The shared run for ``spec``; an id taken by another location gets a suffix."""
+    location: RunLocation = (client.app_url, spec.entity, spec.project)
+    with _OPEN_RUNS_LOCK:
+        while (shared := _OPEN_RUNS.get(spec.run_id)) is not None and shared.location != location:
+            suffix = hashlib.sha1("/".join(map(str, location)).encode()).hexdigest()[:8]
+            spec = replace(spec, run_id=f"{spec.run_id}-{suffix}")
+        if shared is None:
+            shared = _OPEN_RUNS[spec.run_id] = SharedRun(spec, location, client)
+        shared.users += 1
+        return shared
+
+
+def _release(shared: SharedRun, failed: bool) -> None:
+    """Finish ``shared`` when its last session lets it go (failed if any step failed)."""
+    with _OPEN_RUNS_LOCK:
+        shared.users -= 1
+        shared.failed = shared.failed or failed
+        if shared.users > 0:
+            return
+        _OPEN_RUNS.pop(shared.spec.run_id, None)
+    run, shared.run = shared.run, None
+    if run is not None and not run.finished:
+        run.finish(exit_code=1 if shared.failed else 0)
+    elif run is not None and shared.failed:  # asset code finished it: record the failure
+        shared.client.start_run(replace(shared.spec, run_id=run.id)).finish(exit_code=1)
 
 
 class StepSession:
@@ -60,7 +140,7 @@ class StepSession:
         self._run_id = run_id or dagster_run_id
         self._run_name = run_name or f"dagster-run-{dagster_run_id[:8]}"
         self._run_tags = tuple(dict.fromkeys([*run_tags, INTEGRATION_TAG]))
-        self._run: WandbRun | None = None
+        self._shared: SharedRun | None = None
         self._per_step = False
         self._failed = False
 
@@ -86,25 +166,20 @@ class StepSession:
             tags=self._run_tags,
             group=self._run_id,
             directory=str(self.cache.run_dir(run_id)),
+            shared_ids=(self._run_id,),
         )
 
-    def run_for(self, context: OutputContext | InputContext) -> WandbRun:
-        """The W&B run of this process, started on first use."""
-        step_key = _contexts.step_key(context)
+    def run_for(self, context: OutputContext | InputContext | _contexts.StepContext) -> WandbRun:
+        """The W&B run of this process: started on first use, resumed if finished."""
+        step_context = _contexts.step_context_of(context)
+        step_key = _contexts.step_key(step_context)
         if step_key is not None:
             self.step_keys.add(step_key)
-        if self._run is None:
-            scope = _contexts.single_step_scope(context)
+        if self._shared is None:
+            scope = _contexts.single_step_scope(step_context)
             self._per_step = scope is not None
-            spec = self.run_spec(scope)
-            try:
-                self._run = self.client.start_run(spec)
-            except Exception as error:
-                raise WandbArtifactsIOManagerError(
-                    f"could not start W&B run '{spec.run_id}' in project '{spec.project}' "
-                    f"(wandb.init): {error}"
-                ) from error
-        return self._run
+            self._shared = _claim(self.run_spec(scope), self.client)
+        return self._shared.current()
 
     def log_artifact(
         self, run: WandbRun, built: BuiltArtifact, spec: WriteSpec, location: Location
@@ -156,10 +231,10 @@ class StepSession:
 
     def close(self, failed: bool) -> None:
         """Finish the W&B run (failed if a step failed) and tidy the cache."""
-        run, self._run = self._run, None
+        shared, self._shared = self._shared, None
         try:
-            if run is not None:
-                run.finish(exit_code=1 if failed or self._failed else 0)
+            if shared is not None:
+                _release(shared, failed or self._failed)
         finally:
             self.cache.clear_scratch()
             self.cache.evict_expired()

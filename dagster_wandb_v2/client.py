@@ -9,6 +9,7 @@ semantics, for unit tests.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -17,6 +18,7 @@ from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbAuthenticationError,
     WandbHostUnreachableError,
+    WandbRunInUseError,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +84,9 @@ class RunSpec:
     tags: tuple[str, ...] = ()
     group: str | None = None
     directory: str | None = None
+    shared_ids: tuple[str, ...] = ()
+    """Ids of a run opened by asset code (``wandb.init(id=..., resume="allow")``) in the
+    same project that this step may log to instead of opening its own (``run_id`` always)."""
 
 
 class ArtifactEntry(Protocol):
@@ -134,6 +139,15 @@ class WandbRun(Protocol):
     def path(self) -> str: ...
     @property
     def url(self) -> str: ...
+    @property
+    def finished(self) -> bool:
+        """Whether the run was finished (by asset code: ``run.finish()``, a ``with`` block)."""
+        ...
+
+    @property
+    def handle(self) -> Any:
+        """What asset code logs to: a ``wandb.Run`` (the fake's own run in the fake)."""
+        ...
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
         """Log ``artifact`` with ``aliases`` and wait until W&B committed it."""
@@ -161,7 +175,14 @@ class WandbClient(Protocol):
     @property
     def app_url(self) -> str: ...
 
-    def start_run(self, spec: RunSpec) -> WandbRun: ...
+    def start_run(self, spec: RunSpec) -> WandbRun:
+        """Open (or resume, W&B ``resume="allow"``) the run ``spec`` describes.
+
+        A run of ``spec.shared_ids`` already open in this process on the same project is
+        used as is. Raises :class:`~dagster_wandb_v2.errors.WandbRunInUseError` when a run
+        with the id is open elsewhere (another project): one process has one run per id.
+        """
+        ...
 
 
 def entry_paths(artifact: StoredArtifact) -> list[str]:
@@ -211,6 +232,7 @@ class SdkWandbClient:
         self._host = host.rstrip("/")
         self._retry = retry or RetryPolicy()
         self._api_key_source = api_key_source
+        _watch_runs_finished_by_asset_code()
 
     def __repr__(self) -> str:
         return f"SdkWandbClient(host={self._host!r})"
@@ -248,21 +270,35 @@ class SdkWandbClient:
 
         from dagster_wandb_v2._reachability import check_reachable
 
+        # A run of a shared id that asset code opened and finished (a ``with`` block) is
+        # the one to resume: its metrics are there.
+        finished = [
+            run_id
+            for run_id in spec.shared_ids
+            if self._matches(_FINISHED_BY_ASSET_CODE.get(run_id), spec)
+        ]
+        arguments: dict[str, Any] = dict(
+            id=finished[0] if finished else spec.run_id,
+            name=spec.name,
+            project=spec.project,
+            entity=spec.entity,
+            tags=list(spec.tags),
+            group=spec.group,
+            dir=spec.directory,
+            resume="allow",
+            settings=self.settings(),
+        )
         check_reachable(self._host, self._retry)
         try:
-            run = wandb.init(
-                id=spec.run_id,
-                name=spec.name,
-                project=spec.project,
-                entity=spec.entity,
-                tags=list(spec.tags),
-                group=spec.group,
-                dir=spec.directory,
-                resume="allow",
-                reinit="create_new",
-                settings=self.settings(),
-            )
+            # No run open: this one becomes ``wandb.run``, so ``wandb.log`` and a later
+            # ``wandb.init(id=..., resume="allow")`` in asset code reach it (the SDK's
+            # "return_previous"). A run already open is returned instead of a new one.
+            run = wandb.init(reinit="return_previous", **arguments)
+            if run in _OPENED_HERE or not self._may_share(run, spec):  # another's run
+                run = wandb.init(reinit="create_new", **arguments)
         except Exception as error:
+            if "is in use" in str(error):
+                raise WandbRunInUseError(spec.run_id, spec.project, str(error)) from error
             raise explain_sdk_error(
                 error,
                 host=self._host,
@@ -270,7 +306,84 @@ class SdkWandbClient:
                 api_key=self._api_key,
                 api_key_source=self._api_key_source,
             ) from error
+        _OPENED_HERE.add(run)
         return _SdkRun(run, self)
+
+    def _may_share(self, run: wandb.Run, spec: RunSpec) -> bool:
+        """Whether ``run``, opened by asset code, is the run ``spec`` asks for.
+
+        Raises :class:`WandbRunInUseError` if it has the id but another location.
+        """
+        if run.id not in {spec.run_id, *spec.shared_ids}:
+            return False
+        location = _location_of(run)
+        if not self._matches(location, spec):
+            raise WandbRunInUseError(
+                run.id, spec.project, f"asset code opened it in '{'/'.join(location)}'"
+            )
+        return True
+
+    def _matches(self, location: tuple[str, str, str] | None, spec: RunSpec) -> bool:
+        """Whether a run at ``location`` (host, entity, project) is where ``spec`` is."""
+        if location is None:
+            return False
+        host, entity, project = location
+        return (
+            host == self._host
+            and project == spec.project
+            and (spec.entity is None or entity == spec.entity)
+        )
+
+
+def _location_of(run: wandb.Run) -> tuple[str, str, str]:
+    base_url = str(getattr(run.settings, "base_url", "") or "").rstrip("/")
+    return base_url, str(run.entity), str(run.project)
+
+
+_OPENED_HERE: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Runs this process opened for the IO manager (the rest were opened by asset code)."""
+
+_FINISHED_BY_ASSET_CODE: dict[str, tuple[str, str, str]] = {}
+"""Id -> (host, entity, project) of the runs asset code finished in this process."""
+
+
+def _remember_run_finished_by_asset_code() -> None:
+    """The SDK's ``on_finished`` hook: ``wandb.run`` is the run being finished."""
+    import wandb
+
+    run = wandb.run
+    if run is not None and run not in _OPENED_HERE:
+        _FINISHED_BY_ASSET_CODE[str(run.id)] = _location_of(run)
+
+
+def _watch_runs_finished_by_asset_code() -> None:
+    """Register :func:`_remember_run_finished_by_asset_code` once per process.
+
+    Under the multiprocess executor, a ``with wandb.init(id=<run id>, resume="allow")``
+    block in asset code ends before the IO manager opens the step's run; this is how the
+    IO manager learns to resume that run. ``wandb.trigger`` is an SDK module without
+    a stability promise: without it, the step opens its own run as before.
+    """
+    try:
+        from wandb import trigger
+
+        if _remember_run_finished_by_asset_code not in trigger._triggers.get("on_finished", []):
+            trigger.register("on_finished", _remember_run_finished_by_asset_code)
+    except Exception:
+        pass
+
+
+def run_path(run: Any) -> str:
+    """``entity/project/run_id`` of a ``wandb.Run`` (a ``str``) or of a public API run
+    (``wandb.apis.public.Run.path`` is a list of the three parts).
+
+    >>> run_path(type("R", (), {"path": ["e", "p", "id"]})())
+    'e/p/id'
+    """
+    path = run.path
+    if isinstance(path, str):
+        return path
+    return "/".join(str(part) for part in path)
 
 
 def sdk_auth_settings(api_key: str, host: str) -> dict[str, Any]:
@@ -358,12 +471,25 @@ class _SdkRun:
         self._client = client
 
     id = property(lambda self: str(self._run.id))
-    name = property(lambda self: str(self._run.name))
     entity = property(lambda self: str(self._run.entity))
     project = property(lambda self: str(self._run.project))
-    # ``wandb.Run.path`` is "entity/project/id"; public-API runs give a list of parts.
-    path = property(lambda self: _joined_path(self._run.path))
-    url = property(lambda self: str(self._run.url))
+    path = property(lambda self: run_path(self._run))
+    handle = property(lambda self: self._run)
+
+    @property
+    def name(self) -> str:
+        return str(self._run.name or self._run.id)  # the SDK's name is None until set
+
+    @property
+    def url(self) -> str:
+        url = self._run.url  # None for offline runs
+        if url:
+            return str(url)
+        return f"{self._client.app_url}/{self.entity}/{self.project}/runs/{self.id}"
+
+    @property
+    def finished(self) -> bool:
+        return bool(getattr(self._run, "_is_finished", False))
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
         logged = self._run.log_artifact(artifact, aliases=list(aliases))
@@ -398,12 +524,3 @@ class _SdkRun:
 
     def finish(self, exit_code: int = 0) -> None:
         self._run.finish(exit_code=exit_code)
-
-
-def _joined_path(path: str | Sequence[str]) -> str:
-    """``"entity/project/id"`` from a run's path, whether a string or its parts.
-
-    >>> _joined_path("me/proj/abc"), _joined_path(["me", "proj", "abc"])
-    ('me/proj/abc', 'me/proj/abc')
-    """
-    return path if isinstance(path, str) else "/".join(path)

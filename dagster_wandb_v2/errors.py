@@ -62,3 +62,20 @@ class WandbHostUnreachableError(WandbArtifactsIOManagerError):
     The message names the host and the settings that bound the retries (``max_retries``,
     ``retry_wait_max_seconds``, ``request_timeout_seconds``).
     """
+
+
+class WandbRunInUseError(WandbArtifactsIOManagerError):
+    """A W&B run with the id the IO manager needs is already open in this process
+    elsewhere (another project or entity, usually a ``wandb.init`` in asset code).
+
+    The wandb SDK keeps one open run per id in a process (``run ID ... is in use``).
+    """
+
+    def __init__(self, run_id: str, project: str, detail: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"W&B run '{run_id}' is already open in this process ({detail}), so the IO manager "
+            f"cannot open it in project '{project}'. To log metrics to the run that holds the "
+            f'artifacts, call wandb.init(id=..., resume="allow", project="{project}") with '
+            "the IO manager's entity, or use dagster_wandb_v2.step_run(context)"
+        )

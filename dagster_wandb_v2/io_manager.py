@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetExecutionContext,
     ConfigurableIOManager,
     InitResourceContext,
     InputContext,
+    OpExecutionContext,
     OutputContext,
 )
 from pydantic import Field, PrivateAttr, model_validator
@@ -159,6 +161,14 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                 "was not called)"
             )
         return self._session
+
+    def step_run(self, context: AssetExecutionContext | OpExecutionContext) -> Any:
+        """The W&B run this IO manager logs the step's artifacts to (opened if needed).
+
+        A ``wandb.Run`` (the fake's run with ``dagster_wandb_v2.testing``); see
+        :func:`dagster_wandb_v2.step_run`, the usual way to get it.
+        """
+        return self._active_session().run_for(context).handle
 
     # --- writing ---------------------------------------------------------------------
 

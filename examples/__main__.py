@@ -66,6 +66,7 @@ def run_examples(instance: DagsterInstance) -> list[str]:
     """Materialize every example; returns the W&B URL of every artifact version written."""
     from examples import (
         advanced,
+        experiment_tracking,
         external,
         model_registry,
         multi_asset,
@@ -86,6 +87,7 @@ def run_examples(instance: DagsterInstance) -> list[str]:
         *advanced.assets,
         *multi_asset.assets,
         *serialization.assets,
+        *experiment_tracking.assets,
         *external.assets,
     ]
     urls += _urls(materialize(unpartitioned, resources=resources, instance=instance))

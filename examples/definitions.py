@@ -7,6 +7,7 @@ from dagster import Definitions
 from dagster_wandb_v2 import validate_definitions
 from examples import (
     advanced,
+    experiment_tracking,
     external,
     model_registry,
     multi_asset,
@@ -23,6 +24,7 @@ all_assets = [
     *advanced.assets,
     *multi_asset.assets,
     *serialization.assets,
+    *experiment_tracking.assets,
     *external.assets,
     *partitions.assets,
     *model_registry.assets,

@@ -43,7 +43,7 @@ from wandb.errors import UsageError
 
 from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
 from dagster_wandb_v2.config import ARTIFACT_NAME_PATTERN
-from dagster_wandb_v2.errors import WandbArtifactNotFoundError
+from dagster_wandb_v2.errors import WandbArtifactNotFoundError, WandbRunInUseError
 from dagster_wandb_v2.resource import WandbResource
 
 DEFAULT_ENTITY = "fake-entity"
@@ -229,7 +229,11 @@ class FakeArtifact(wandb.Artifact):
 
 
 class FakeRun:
-    """A W&B run of the fake; records what it logged and used, and how it finished."""
+    """A W&B run of the fake; records what it logged and used, and how it finished.
+
+    Like W&B, starting a run whose id is finished resumes it (same object, ``history``
+    kept); asset code logs metrics with ``log`` (``wandb.Run.log``).
+    """
 
     def __init__(self, backend: FakeWandb, spec: RunSpec) -> None:
         self._backend = backend
@@ -241,6 +245,11 @@ class FakeRun:
         self.logged: list[FakeArtifact] = []
         self.used: list[FakeArtifact] = []
         self.exit_code: int | None = None
+        self.history: list[dict[str, Any]] = []
+        """Every ``log`` call's data, in order (``wandb.apis.public.Run.history``)."""
+        self.config: dict[str, Any] = {}
+        """What asset code put in ``config`` (``wandb.Run.config``)."""
+        self.resumed = 0
 
     @property
     def path(self) -> str:
@@ -255,6 +264,19 @@ class FakeRun:
         if self.exit_code is None:
             return "running"
         return "finished" if self.exit_code == 0 else "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self.exit_code is not None
+
+    @property
+    def handle(self) -> FakeRun:
+        return self
+
+    def log(self, data: dict[str, Any]) -> None:
+        """Record metrics (``wandb.Run.log``); raises like the SDK once finished."""
+        self._check_open("log")
+        self.history.append(dict(data))
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
         self._check_open("log_artifact")
@@ -549,8 +571,22 @@ class FakeWandbClient:
         self.backend = backend
 
     def start_run(self, spec: RunSpec) -> WandbRun:
-        run = FakeRun(self.backend, spec)
+        """Like the SDK: one open run per id, a finished run of the same path resumes."""
+        entity = spec.entity or DEFAULT_ENTITY
         with self.backend._lock:
+            for run in self.backend.runs:
+                if run.id != spec.run_id:
+                    continue
+                if not run.finished and (run.entity, run.project) != (entity, spec.project):
+                    raise WandbRunInUseError(
+                        run.id, spec.project, f"open in '{run.entity}/{run.project}'"
+                    )
+                if (run.entity, run.project) == (entity, spec.project):
+                    if run.finished:
+                        run.exit_code = None
+                        run.resumed += 1
+                    return run
+            run = FakeRun(self.backend, spec)
             self.backend.runs.append(run)
         return run
 

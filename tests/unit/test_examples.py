@@ -13,6 +13,7 @@ from dagster_wandb_v2 import validate_definitions
 from dagster_wandb_v2.testing import FakeWandb
 from examples import (
     advanced,
+    experiment_tracking,
     external,
     model_registry,
     multi_asset,
@@ -66,6 +67,19 @@ def test_serialization(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, An
     assert result.output_for_node("inference_result_from_joblib_serialized_model") == 3
     model = fake_wandb.artifact("my_joblib_serialized_model:latest")
     assert list(model.manifest.entries) == ["output.joblib"]
+
+
+def test_experiment_tracking(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    result = materialize(experiment_tracking.assets, resources=fake_wandb_resources)
+    model = result.output_for_node("linear_model")
+    assert abs(model["slope"] - 2) < 0.01 and abs(model["intercept"] - 1) < 0.01
+    (run,) = fake_wandb.runs  # metrics, the read and the writes in one W&B run
+    losses = [row["loss"] for row in run.history]
+    assert len(losses) == 100 and losses[-1] < losses[0] / 1000
+    assert [artifact.name for artifact in run.logged] == ["training_data:v0", "linear_model:v0"]
+    # the SDK names a version looked up by alias after the alias; source_name is name:vN
+    assert [artifact.source_name for artifact in run.used] == ["training_data:v0"]
+    assert run.state == "finished"
 
 
 def test_external(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:

@@ -123,3 +123,103 @@ def test_per_step_runs_are_grouped_by_the_dagster_run(tmp_path: Path) -> None:
     assert step_a.run_id.startswith("0123456789abcdef-") and step_a.run_id != step_b.run_id
     assert step_a.run_id == session.run_spec("a").run_id  # deterministic
     assert (step_a.group, step_a.name) == ("0123456789abcdef", "dagster-run-01234567-a")
+
+
+def test_a_step_run_finished_by_asset_code_is_resumed(fake_wandb: FakeWandb) -> None:
+    from dagster_wandb_v2 import step_run
+
+    @asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
+    def finishing(context, first: int) -> int:  # type: ignore[no-untyped-def]
+        run = step_run(context)
+        run.log({"loss": 0.5})
+        run.finish()  # what the end of a `with wandb.init(...)` block does
+        return first
+
+    result = materialize([first, finishing], resources=fake_wandb.resources())
+    assert result.success
+    (run,) = fake_wandb.runs
+    assert run.resumed == 1 and run.state == "finished"
+    assert run.history == [{"loss": 0.5}]
+    assert [artifact.name for artifact in run.logged] == ["first:v0", "finishing:v0"]
+
+
+def test_io_managers_on_two_projects_get_two_runs(fake_wandb: FakeWandb) -> None:
+    resource = fake_wandb.resource(project="data")
+    models = fake_wandb.resource(project="models")
+    from dagster_wandb_v2 import WandbArtifactsIOManager
+
+    @asset(
+        metadata=CONFIG,
+        io_manager_key="models_manager",
+        ins={"first": AssetIn(input_manager_key=IO)},
+    )
+    def model(first: int) -> int:
+        return first
+
+    resources = {
+        IO: WandbArtifactsIOManager(wandb=resource),
+        "models_manager": WandbArtifactsIOManager(wandb=models),
+        "same_project_manager": WandbArtifactsIOManager(
+            wandb=resource, cache_duration_in_minutes=0
+        ),
+    }
+    result = materialize([first, model], resources=resources)
+    data_run, model_run = fake_wandb.runs
+    assert data_run.id == result.run_id and data_run.project == "data"
+    assert model_run.id.startswith(f"{result.run_id}-") and model_run.project == "models"
+    assert fake_wandb.artifact("fake-entity/models/model:latest").logged_by_run == model_run.path
+
+
+def test_step_run_in_an_op_and_without_the_io_manager(fake_wandb: FakeWandb) -> None:
+    import pytest
+    from dagster import Out, job, op
+
+    from dagster_wandb_v2 import WandbArtifactsIOManagerError, step_run
+
+    @op(
+        out=Out(
+            io_manager_key=IO,
+            metadata={"wandb_artifact_configuration": {"name": "m", "type": "model"}},
+        )
+    )
+    def train(context) -> int:  # type: ignore[no-untyped-def]
+        step_run(context).log({"loss": 0.1})
+        return 1
+
+    @op
+    def unrelated(context) -> None:  # type: ignore[no-untyped-def]
+        step_run(context)
+
+    @job(resource_defs=fake_wandb.resources())
+    def training() -> None:
+        train()
+
+    assert training.execute_in_process().success
+    (run,) = fake_wandb.runs
+    assert run.history == [{"loss": 0.1}] and [a.name for a in run.logged] == ["m:v0"]
+
+    @job(resource_defs=fake_wandb.resources())
+    def no_io_manager() -> None:
+        unrelated()
+
+    with pytest.raises(
+        WandbArtifactsIOManagerError,
+        match="no WandbArtifactsIOManager under resource key 'wandb_artifacts_manager'",
+    ):
+        no_io_manager.execute_in_process()
+
+
+def test_a_run_finished_by_asset_code_is_marked_failed_when_the_step_fails(
+    fake_wandb: FakeWandb,
+) -> None:
+    from dagster_wandb_v2 import step_run
+
+    @asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
+    def failing(context, first: int) -> int:  # type: ignore[no-untyped-def]
+        step_run(context).finish()  # the end of a `with` block, then the step fails
+        raise RuntimeError("training diverged")
+
+    result = materialize([first, failing], resources=fake_wandb.resources(), raise_on_error=False)
+    assert not result.success
+    (run,) = fake_wandb.runs
+    assert run.state == "failed" and run.resumed == 1

@@ -197,8 +197,7 @@ def test_a_wrong_api_key_fails_the_run_without_showing_either_key(
         assert not result.success
         (error,) = _error_texts(result)
         assert (
-            "dagster_wandb_v2.errors.WandbArtifactsIOManagerError: could not start W&B run "
-            f"'{result.run_id}' in project 'secrets' (wandb.init): the W&B host "
+            "dagster_wandb_v2.errors.WandbAuthenticationError: the W&B host "
             f"{private_server.base_url} rejected the API key from environment variable "
             f"{API_KEY_VAR} (HTTP 401)"
         ) in error
