@@ -32,7 +32,7 @@ from .faults import FaultAction, Faults
 from .graphql_api import operation_name, run_graphql
 from .ids import decode_id
 from .nodes import Context
-from .storage import Storage
+from .storage import Identity, Storage
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class ServerState:
     requests: collections.deque[RequestRecord] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
     )
+    #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
+    users: dict[str, Identity] = field(default_factory=dict)
 
     def sign(self, path: str) -> str:
         """Signature of a server path, for the URLs handed out for uploads/downloads."""
@@ -116,6 +118,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode())
 
     def _authorized(self) -> bool:
+        return self._caller_key() is not None
+
+    def _caller_key(self) -> str | None:
+        """The request's API key when the server knows it (the default or a user's)."""
         header = self.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         key: str | None = None
@@ -123,11 +129,15 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 decoded = base64.b64decode(value).decode()
             except (ValueError, UnicodeError):
-                return False
+                return None
             key = decoded.partition(":")[2]
         elif scheme.lower() == "bearer":
             key = value
-        return key is not None and hmac.compare_digest(key, self.state.api_key)
+        if key is None:
+            return None
+        if hmac.compare_digest(key, self.state.api_key) or key in self.state.users:
+            return key
+        return None
 
     def _signed(self, path: str, query: str) -> bool:
         sig = parse_qs(query).get("sig", [""])[0]
@@ -145,7 +155,9 @@ class Handler(BaseHTTPRequestHandler):
             quoted = quote(path)
             return f"{base}{quoted}?sig={state.sign(path)}"
 
-        return Context(storage=state.storage, base_url=base, signer=signer)
+        key = self._caller_key()
+        user = state.users.get(key) if key is not None else None
+        return Context(storage=state.storage, base_url=base, signer=signer, user=user)
 
     # ---- dispatch ----------------------------------------------------------------
     def do_GET(self) -> None:

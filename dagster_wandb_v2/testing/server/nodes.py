@@ -30,10 +30,11 @@ class Context:
     storage: Storage
     base_url: str
     signer: Any  # callable(path) -> signed absolute URL
+    user: Identity | None = None  # the caller, when its API key names another user
 
     @property
     def identity(self) -> Identity:
-        return self.storage.identity
+        return self.user or self.storage.identity
 
     def url(self, path: str) -> str:
         """An absolute, signed URL for a server path (handed out for PUT/GET)."""
@@ -74,7 +75,7 @@ class UserNode:
     def __init__(self, ctx: Context) -> None:
         ident = ctx.identity
         self.ctx = ctx
-        self.id = encode_id("User", 1)
+        self.id = encode_id("User", stable_int(ident.username))
         self.name = ident.username
         self.username = ident.username
         self.email = ident.email
