@@ -9,6 +9,7 @@ MAX_ALIAS_LENGTH = 128
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _VERSION_RE = re.compile(r"^v\d+$")
+_TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*$")  # the wandb SDK's ``TAG_REGEX``
 
 
 class UserInputError(ValueError):
@@ -53,4 +54,20 @@ def check_type_name(name: str) -> None:
         raise UserInputError(
             f"Invalid artifact type {name!r}: types may only contain alphanumeric "
             "characters, dashes, underscores, and dots"
+        )
+
+
+def check_tag(tag: str) -> None:
+    """Refuse artifact and collection tags W&B refuses.
+
+    >>> check_tag("large model")
+    >>> check_tag("a/b")
+    Traceback (most recent call last):
+    ...
+    dagster_wandb_v2.testing.server.validation.UserInputError: Invalid tag 'a/b': ...
+    """
+    if not isinstance(tag, str) or not _TAG_RE.match(tag) or len(tag) > MAX_NAME_LENGTH:
+        raise UserInputError(
+            f"Invalid tag {tag!r}: tags must only contain alphanumeric characters "
+            "separated by hyphens, underscores, and/or spaces"
         )
