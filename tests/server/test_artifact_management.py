@@ -4,6 +4,7 @@ deletion, dedupe lineage, ordering and pagination, and collection-level operatio
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import wandb
@@ -232,3 +233,19 @@ def test_unknown_storage_region_is_refused(wandb_env: Any, project: str) -> None
         with pytest.raises(ValueError, match="nowhere-1"):
             run.log_artifact(art)
             art.wait()
+
+
+# ---- where files are served -------------------------------------------------------------
+def test_files_are_served_under_w_and_b_storage_prefix(
+    wandb_env: Any, project: str, api: Any, tmp_path: Any
+) -> None:
+    """W&B's object store keeps artifact files under ``wandb_artifacts/``; the SDK's
+    multipart download fetches them from the file's ``directUrl``."""
+    _log(project, wandb_env.entity, "payload")
+    art = api.artifact(f"{wandb_env.entity}/{project}/dataset:v0")
+    files = list(art.files())
+    assert [f.storage_path.split("/")[0] for f in files] == ["wandb_artifacts"]
+    assert [urlsplit(f.direct_url).path.split("/")[1] for f in files] == ["wandb_artifacts"]
+    root = art.download(root=str(tmp_path / "out"), multipart=True)
+    assert (tmp_path / "out" / "data.txt").read_text() == "payload"
+    assert root == str(tmp_path / "out")

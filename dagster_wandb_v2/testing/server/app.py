@@ -6,7 +6,9 @@ Routes:
 - ``POST /files/<entity>/<project>/<run>/file_stream``: a run's history/summary/logs.
 - ``PUT /blobs/<md5>``, ``PUT /manifests/<id>``, ``PUT /runfiles/<run>/<name>``: uploads
   to the URLs the server handed out (signed, so they need no API key).
-- ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``: downloads.
+- ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``,
+  ``GET /wandb_artifacts/<md5>/<name>`` (artifact files, under W&B's storage prefix):
+  downloads.
 - ``GET /healthz``; ``POST|DELETE /_local/faults``: test-only fault rules.
 """
 
@@ -371,6 +373,7 @@ def _route_kind(method: str, path: str) -> str:
         ["blobs"],
         ["artifacts"],
         ["artifactsV2"],
+        ["wandb_artifacts"],
     ):
         return "download"
     return "other"

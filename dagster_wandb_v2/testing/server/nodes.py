@@ -815,8 +815,11 @@ class FileNode:
         node.digest = digest
         node.md5 = digest
         node.sizeBytes = entry.get("size")
-        node.storagePath = f"wandb_artifacts/{md5_hex}/{path.rsplit('/', 1)[-1]}"  # W&B's prefix
-        node.directUrl = ctx.url(f"/blobs/{md5_hex}/{quote(path.rsplit('/', 1)[-1])}")
+        # Artifact files live under W&B's storage prefix, as on W&B's object store.
+        node.storagePath = f"wandb_artifacts/{md5_hex}/{path.rsplit('/', 1)[-1]}"
+        node.directUrl = ctx.url(
+            f"/{node.storagePath.rsplit('/', 1)[0]}/{quote(path.rsplit('/', 1)[-1])}"
+        )
         return node
 
     @classmethod
