@@ -10,7 +10,9 @@ unchanged against :class:`~dagster_wandb_v2.testing.server.LocalWandbServer` on 
 - one server (a background thread) serves the session; each ``user`` / ``module_user`` is
   a new user of it with its own API key and personal entity, so tests stay isolated;
 - organizations, teams and members do not exist on the local server: a test asking the
-  factory for them is skipped with a reason starting ``needs teams/orgs``.
+  factory for them is skipped with a reason starting ``needs teams/orgs``;
+- nothing leaves the machine: name lookups and connections to anything but loopback fail
+  at once with an error starting ``needs internet`` (tests using public buckets).
 
 Loaded by ``run.py`` with ``-p wandb_conformance_plugin`` (this directory on ``PYTHONPATH``).
 """
@@ -18,6 +20,9 @@ Loaded by ``run.py`` with ``-p wandb_conformance_plugin`` (this directory on ``P
 from __future__ import annotations
 
 import importlib
+import ipaddress
+import os
+import socket
 import sys
 import tempfile
 import types
@@ -117,6 +122,51 @@ def _install_removed_modules() -> None:
             setattr(importlib.import_module(parent), child, module)
 
 
+#: Prefix of the error of a test trying to reach anything but loopback.
+NEEDS_INTERNET = "needs internet"
+
+
+def _is_loopback(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard_network() -> None:
+    """Refuse name lookups and connections to anything but loopback (or a local socket)."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _is_loopback(host):
+            raise socket.gaierror(f"{NEEDS_INTERNET}: {host!r} (only 127.0.0.1 is reachable)")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise ConnectionRefusedError(f"{NEEDS_INTERNET}: {address[0]!r} is not loopback")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+
+
 def _swap_seams() -> None:
     """Point the container seams at the local server (before the SDK's conftest imports)."""
     from tests.system_tests import backend_fixtures
@@ -128,6 +178,22 @@ def _swap_seams() -> None:
 # At import: ``-p`` plugins are imported before any conftest, ``pytest_configure`` after.
 _install_removed_modules()
 _swap_seams()
+_guard_network()
+# The SDK's Go core makes its own connections: a dead loopback proxy stops any that is not
+# for the local server (plain-HTTP loopback stays direct).
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    os.environ[_name] = "http://127.0.0.1:9"
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests that need the internet before they try to reach it."""
+    from categories import NEEDS_INTERNET_TESTS
+
+    for item in items:
+        for fragment, reason in NEEDS_INTERNET_TESTS.items():
+            if fragment in item.nodeid:
+                item.add_marker(pytest.mark.skip(reason=f"{NEEDS_INTERNET}: {reason}"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
