@@ -1,4 +1,5 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``,
+``nox -s sdk_conformance -- PATH_TO_WANDB_CHECKOUT``."""
 
 from __future__ import annotations
 
@@ -36,3 +37,39 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".", "matplotlib")
     session.run("python", "-m", f"{PACKAGE}.benchmarks", *session.posargs)
+
+
+#: What the wandb SDK's artifact and registry system tests import or configure.
+SDK_SYSTEM_TEST_REQUIREMENTS = (
+    "pytest~=8.4",  # the tests put marks on fixtures, an error from pytest 9 on
+    "pytest-asyncio",
+    "pytest-mock",
+    "pytest-timeout",
+    "pytest-xdist",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "responses",
+    "numpy",
+    "pandas",
+    "pyte",
+    "moto[s3]",
+    "matplotlib",
+    "bokeh",
+    "google-cloud-storage",
+    "hypothesis",
+)
+
+
+@nox.session(python="3.11")
+def sdk_conformance(session: nox.Session) -> None:
+    """The wandb SDK's own artifact and registry system tests against the local server.
+
+    ``nox -s sdk_conformance -- PATH_TO_WANDB_CHECKOUT [pytest args]``: the tests run
+    unchanged from the checkout; prints passed/failed/skipped by category. Not run by CI;
+    see docs/local-server.md for how to get a checkout and for the last figures.
+    """
+    if not session.posargs:
+        session.error("usage: nox -s sdk_conformance -- PATH_TO_WANDB_CHECKOUT [pytest args]")
+    session.install("-e", ".", *SDK_SYSTEM_TEST_REQUIREMENTS)
+    session.run("python", "tests/sdk_conformance/run.py", *session.posargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dagster_wandb_v2.client import WandbRun
-from tests.behaviour.backends import Backend, log, server_disagrees
+from tests.behaviour.backends import Backend, log
 
 
 def test_latest_moves_to_each_new_version(backend: Backend, run: WandbRun) -> None:
@@ -15,7 +15,6 @@ def test_latest_moves_to_each_new_version(backend: Backend, run: WandbRun) -> No
     assert backend.lookup("ds:latest").version == "v1"
 
 
-@server_disagrees("server: latest not moved on dedupe (fixed on the server branch)")
 def test_relogging_identical_content_moves_latest_to_that_version(
     backend: Backend, run: WandbRun
 ) -> None:
@@ -75,9 +74,6 @@ def test_alias_longer_than_128_characters_is_refused(backend: Backend, run: Wand
     assert backend.aliases("ds") == {"v0": ["a" * 128, "latest"]}
 
 
-@server_disagrees(
-    "server: refuses an alias 'v<number>' with a GraphQL error instead of ignoring it"
-)
 def test_alias_shaped_like_a_version_is_ignored(backend: Backend, run: WandbRun) -> None:
     """W&B manages ``v<number>`` aliases itself and ignores one given when logging."""
     log(run, backend.draft("ds", "A"))

@@ -8,7 +8,7 @@ from typing import Any
 import wandb
 from dagster import AssetIn, AssetKey, AssetSpec, asset, materialize
 
-from tests.behaviour.backends import Backend, log, server_disagrees
+from tests.behaviour.backends import Backend, log
 
 IO = "wandb_artifacts_manager"
 
@@ -22,7 +22,6 @@ def _written_version(result: Any, key: str) -> str:
     return str(event.materialization.metadata["wandb_artifact_version"].value)
 
 
-@server_disagrees("server: latest not moved on dedupe (fixed on the server branch)")
 def test_rewriting_earlier_content_is_what_the_reader_gets(backend: Backend) -> None:
     """A, B, then A again: the last write reports v0, and a reader of the asset gets it."""
     content = {"value": "A"}

@@ -62,7 +62,6 @@ def test_unknown_operation_names_the_operation(gql: Any) -> None:
         ("n" * 129, "ok", "Invalid artifact name"),
         ("good-name_1.0", "bad:alias", "Invalid alias"),
         ("good-name_1.0", "bad/alias", "Invalid alias"),
-        ("good-name_1.0", "v3", "Invalid alias"),
     ],
 )
 def test_invalid_names_and_aliases_are_graphql_errors(

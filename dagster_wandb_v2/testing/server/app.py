@@ -6,7 +6,9 @@ Routes:
 - ``POST /files/<entity>/<project>/<run>/file_stream``: a run's history/summary/logs.
 - ``PUT /blobs/<md5>``, ``PUT /manifests/<id>``, ``PUT /runfiles/<run>/<name>``: uploads
   to the URLs the server handed out (signed, so they need no API key).
-- ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``: downloads.
+- ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``,
+  ``GET /wandb_artifacts/<md5>/<name>`` (artifact files, under W&B's storage prefix):
+  downloads.
 - ``GET /healthz``; ``POST|DELETE /_local/faults``: test-only fault rules.
 """
 
@@ -41,7 +43,7 @@ from .request_body import (
     open_body,
     read_body,
 )
-from .storage import Storage
+from .storage import Identity, Storage
 from .validation import UserInputError
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ class ServerState:
     requests: collections.deque[RequestRecord] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
     )
+    #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
+    users: dict[str, Identity] = field(default_factory=dict)
 
     def sign(self, path: str) -> str:
         """Signature of a server path, for the URLs handed out for uploads/downloads."""
@@ -119,6 +123,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode())
 
     def _authorized(self) -> bool:
+        return self._caller_key() is not None
+
+    def _caller_key(self) -> str | None:
+        """The request's API key when the server knows it (the default or a user's)."""
         header = self.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         key: str | None = None
@@ -126,11 +134,15 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 decoded = base64.b64decode(value).decode()
             except (ValueError, UnicodeError):
-                return False
+                return None
             key = decoded.partition(":")[2]
         elif scheme.lower() == "bearer":
             key = value
-        return key is not None and hmac.compare_digest(key, self.state.api_key)
+        if key is None:
+            return None
+        if hmac.compare_digest(key, self.state.api_key) or key in self.state.users:
+            return key
+        return None
 
     def _signed(self, path: str, query: str) -> bool:
         sig = parse_qs(query).get("sig", [""])[0]
@@ -148,7 +160,9 @@ class Handler(BaseHTTPRequestHandler):
             quoted = quote(path)
             return f"{base}{quoted}?sig={state.sign(path)}"
 
-        return Context(storage=state.storage, base_url=base, signer=signer)
+        key = self._caller_key()
+        user = state.users.get(key) if key is not None else None
+        return Context(storage=state.storage, base_url=base, signer=signer, user=user)
 
     # ---- dispatch ----------------------------------------------------------------
     def do_GET(self) -> None:
@@ -426,6 +440,7 @@ def _route_kind(method: str, path: str) -> str:
         ["blobs"],
         ["artifacts"],
         ["artifactsV2"],
+        ["wandb_artifacts"],
     ):
         return "download"
     return "other"

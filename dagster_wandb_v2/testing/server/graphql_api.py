@@ -12,12 +12,14 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
+    default_field_resolver,
     execute,
     parse,
     validate,
 )
 
-from .nodes import Context
+from .inputs import check_input
+from .nodes import Context, Info
 from .resolvers import Root
 from .schema import get_schema
 from .validation import UserInputError
@@ -79,6 +81,13 @@ def operation_name(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _resolve_field(source: Any, info: Info, **args: Any) -> Any:
+    """The default resolver, after refusing mutation input fields no resolver acts on."""
+    if info.parent_type is get_schema().mutation_type and "input" in args:
+        check_input(info.field_name, args["input"])
+    return default_field_resolver(source, info, **args)
+
+
 def _error(message: str) -> dict[str, Any]:
     return {"message": message}
 
@@ -109,6 +118,7 @@ def run_graphql(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         context_value=ctx,
         variable_values=variables,
         operation_name=body.get("operationName") or None,
+        field_resolver=_resolve_field,
     )
     assert isinstance(result, ExecutionResult)  # every resolver is synchronous
     out: dict[str, Any] = {"data": result.data}

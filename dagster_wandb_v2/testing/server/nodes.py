@@ -19,6 +19,7 @@ from graphql import GraphQLResolveInfo
 from .blobs import hex_to_b64
 from .ids import encode_id
 from .storage import Identity, Row, Storage
+from .validation import UserInputError
 
 Info = GraphQLResolveInfo
 
@@ -30,10 +31,11 @@ class Context:
     storage: Storage
     base_url: str
     signer: Any  # callable(path) -> signed absolute URL
+    user: Identity | None = None  # the caller, when its API key names another user
 
     @property
     def identity(self) -> Identity:
-        return self.storage.identity
+        return self.user or self.storage.identity
 
     def url(self, path: str) -> str:
         """An absolute, signed URL for a server path (handed out for PUT/GET)."""
@@ -53,14 +55,80 @@ def stable_int(*parts: object) -> int:
     return int(hashlib.md5(repr(parts).encode()).hexdigest()[:12], 16)
 
 
-def page_info() -> dict[str, Any]:
-    return {"endCursor": None, "hasNextPage": False, "startCursor": None, "hasPreviousPage": False}
+def _page_start(after: str | None) -> int:
+    """Index of the first node after cursor ``after`` (cursors are node positions)."""
+    if after is None or after == "":
+        return 0
+    if not str(after).isdigit():
+        raise UserInputError(f"invalid pagination cursor {after!r}")
+    return int(after) + 1
 
 
-def connection(nodes: list[Any], **edge_extra: Any) -> dict[str, Any]:
-    """A one-page Relay connection over ``nodes``."""
-    edges = [{"node": n, "cursor": str(i), **edge_extra} for i, n in enumerate(nodes)]
-    return {"edges": edges, "pageInfo": page_info(), "totalCount": len(nodes)}
+def page(
+    items: list[Any], first: int | None = None, after: str | None = None
+) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """One Relay page of ``items``: ``[(cursor, item)]`` and its ``pageInfo``.
+
+    ``first`` items after the cursor ``after`` (a previous page's ``endCursor``), like
+    W&B's connections; ``first=None`` returns every remaining item.
+    """
+    if first is not None and first < 0:
+        raise UserInputError(f"'first' must not be negative, got {first}")
+    start = _page_start(after)
+    end = len(items) if first is None else min(len(items), start + first)
+    chosen = [(str(i), items[i]) for i in range(start, end)]
+    info = {
+        "startCursor": chosen[0][0] if chosen else None,
+        "endCursor": chosen[-1][0] if chosen else after,
+        "hasNextPage": end < len(items),
+        "hasPreviousPage": start > 0,
+    }
+    return chosen, info
+
+
+def connection(
+    nodes: list[Any], first: int | None = None, after: str | None = None, **edge_extra: Any
+) -> dict[str, Any]:
+    """A Relay connection over ``nodes``, one page of ``first`` after ``after``."""
+    chosen, info = page(nodes, first, after)
+    edges = [{"node": n, "cursor": c, **edge_extra} for c, n in chosen]
+    return {"edges": edges, "pageInfo": info, "totalCount": len(nodes)}
+
+
+def ordered(items: list[Any], order: str | None, keys: dict[str, Any]) -> list[Any]:
+    """``items`` sorted by ``order`` (``name``, ``+name`` or ``-name``; ``None``: unchanged).
+
+    ``keys`` maps the order names a connection supports to a sort-key function; any
+    other name is refused with an error naming it (never silently ignored).
+    """
+    if order is None:
+        return items
+    sign, name = (order[0], order[1:]) if order[:1] in "+-" else ("+", order)
+    if name not in keys:
+        raise UserInputError(
+            f"order {order!r} is not supported by the local W&B server "
+            f"(supported: {', '.join(sorted(keys))}, each with an optional + or -)"
+        )
+    return sorted(items, key=keys[name], reverse=sign == "-")
+
+
+def parse_filters(filters: Any, supported: tuple[str, ...]) -> dict[str, Any]:
+    """The ``filters`` argument (JSON) as a dict of equality tests on ``supported`` keys.
+
+    Any other key or operator is refused with an error naming it.
+    """
+    if filters is None:
+        return {}
+    parsed = json.loads(filters) if isinstance(filters, str) else filters
+    if not isinstance(parsed, dict):
+        raise UserInputError(f"filters must be a JSON object, got {filters!r}")
+    for key, value in parsed.items():
+        if key not in supported or isinstance(value, (dict, list)):
+            raise UserInputError(
+                f"filter {key!r}: {value!r} is not supported by the local W&B server "
+                f"(supported: equality on {', '.join(supported)})"
+            )
+    return parsed
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -69,12 +137,25 @@ def split_name(name: str) -> tuple[str, str]:
     return coll, (alias if sep else "latest")
 
 
+def tag_nodes(storage: Storage, target: str, target_id: int) -> list[dict[str, Any]]:
+    """The ``Tag`` objects attached to a version or a collection."""
+    return [
+        {
+            "id": encode_id("Tag", r["id"]),
+            "name": r["name"],
+            "tagCategoryName": None,
+            "attributes": None,
+        }
+        for r in storage.tags_of(target, target_id)
+    ]
+
+
 # ---- identity ------------------------------------------------------------------------
 class UserNode:
     def __init__(self, ctx: Context) -> None:
         ident = ctx.identity
         self.ctx = ctx
-        self.id = encode_id("User", 1)
+        self.id = encode_id("User", stable_int(ident.username))
         self.name = ident.username
         self.username = ident.username
         self.email = ident.email
@@ -207,9 +288,17 @@ class ProjectNode:
         row = self._storage.collection(self.row["id"], name or "")
         return CollectionNode(self.ctx, row) if row else None
 
-    def artifactCollections(self, info: Info, **_: Any) -> dict[str, Any]:
+    def artifactCollections(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        order: str | None = None,
+        filters: Any = None,
+        collectionTypes: list[str] | None = None,
+    ) -> dict[str, Any]:
         rows = self._storage.collections(self.row["id"])
-        return connection([CollectionNode(self.ctx, r) for r in rows])
+        return collections_connection(self.ctx, rows, first, after, order, filters, collectionTypes)
 
     def artifactCollectionMembership(self, info: Info, name: str) -> MembershipNode | None:
         coll_name, alias = split_name(name)
@@ -227,9 +316,15 @@ class ProjectNode:
         row = self._storage.artifact_type(self.row["id"], name or "")
         return ArtifactTypeNode(self.ctx, row) if row else None
 
-    def artifactTypes(self, info: Info, **_: Any) -> dict[str, Any]:
+    def artifactTypes(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        includeAll: bool | None = None,
+    ) -> dict[str, Any]:
         rows = self._storage.artifact_types(self.row["id"])
-        return connection([ArtifactTypeNode(self.ctx, r) for r in rows])
+        return connection([ArtifactTypeNode(self.ctx, r) for r in rows], first, after)
 
 
 class RunNode:
@@ -377,9 +472,16 @@ class ArtifactTypeNode:
 
     artifactSequence = artifactCollection
 
-    def artifactCollections(self, info: Info, **_: Any) -> dict[str, Any]:
+    def artifactCollections(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        order: str | None = None,
+        filters: Any = None,
+    ) -> dict[str, Any]:
         rows = self.ctx.storage.collections(self.row["project_id"], self.name)
-        return connection([CollectionNode(self.ctx, r) for r in rows])
+        return collections_connection(self.ctx, rows, first, after, order, filters, None)
 
     def artifact(self, info: Info, name: str | None = None) -> ArtifactNode | None:
         coll_name, alias = split_name(name or "")
@@ -401,9 +503,11 @@ class CollectionNode:
         self.description = row["description"]
         self.createdAt = iso(row["created_at"])
         self.updatedAt = iso(row["updated_at"])
-        self.state = "READY"
+        self.state = row.get("state") or "READY"
         self.digestAlgorithm = "MANIFEST_MD5"
-        self.tags = connection([])
+
+    def tags(self, info: Info) -> dict[str, Any]:
+        return connection(tag_nodes(self.ctx.storage, "collection", self.row["id"]))
 
     def project(self, info: Info) -> ProjectNode | None:
         row = self.ctx.storage.project_by_id(self.row["project_id"])
@@ -423,16 +527,31 @@ class CollectionNode:
         rows = self.ctx.storage.memberships_of_collection(self.row["id"])
         return [MembershipNode(self.ctx, r, self.row) for r in rows]
 
-    def artifacts(self, info: Info, **_: Any) -> dict[str, Any]:
-        members = self._memberships()
-        edges = [
-            {"node": m.artifact(info), "version": f"v{m.versionIndex}", "cursor": str(i)}
-            for i, m in enumerate(members)
+    def artifacts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        order: str | None = None,
+        filters: Any = None,
+    ) -> dict[str, Any]:
+        """Versions, newest first unless ``order`` says otherwise."""
+        wanted = parse_filters(filters, ("state",))
+        members = ordered(self._memberships(), order, VERSION_ORDERS)
+        nodes = [(m, m.artifact(info)) for m in members]
+        nodes = [
+            (m, a)
+            for m, a in nodes
+            if a is not None and all(a.row.get(k) == v for k, v in wanted.items())
         ]
-        return {"edges": edges, "pageInfo": page_info(), "totalCount": len(edges)}
+        chosen, info_ = page(nodes, first, after)
+        edges = [{"node": a, "version": f"v{m.versionIndex}", "cursor": c} for c, (m, a) in chosen]
+        return {"edges": edges, "pageInfo": info_, "totalCount": len(nodes)}
 
-    def artifactMemberships(self, info: Info, **_: Any) -> dict[str, Any]:
-        return connection(self._memberships())
+    def artifactMemberships(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        return connection(self._memberships(), first, after)
 
     def artifactMembership(self, info: Info, aliasName: str | None = None) -> MembershipNode | None:
         m = self.ctx.storage.resolve_membership(self.row["id"], aliasName or "latest")
@@ -442,6 +561,45 @@ class CollectionNode:
         m = self.ctx.storage.latest_membership(self.row["id"])
         art = self.ctx.storage.artifact(m["artifact_id"]) if m else None
         return ArtifactNode(self.ctx, art) if art else None
+
+
+#: Orders of versions: ``version_index`` or ``createdAt`` (the SDK's and W&B's names).
+VERSION_ORDERS: dict[str, Any] = {
+    "version_index": lambda m: m.versionIndex,
+    "versionIndex": lambda m: m.versionIndex,
+    "createdAt": lambda m: (m.row["created_at"], m.versionIndex),
+    "created_at": lambda m: (m.row["created_at"], m.versionIndex),
+}
+
+#: Orders of collections (``ARTIFACT_COLLECTIONS_FILTERING_SORTING`` is off, so the SDK
+#: sends none; a raw query may).
+COLLECTION_ORDERS: dict[str, Any] = {
+    "name": lambda r: r["name"],
+    "createdAt": lambda r: (r["created_at"], r["id"]),
+    "updatedAt": lambda r: (r["updated_at"], r["id"]),
+}
+
+
+def collections_connection(
+    ctx: Context,
+    rows: list[Row],
+    first: int | None,
+    after: str | None,
+    order: str | None,
+    filters: Any,
+    kinds: list[str] | None,
+) -> dict[str, Any]:
+    """Collections, newest first unless ``order`` says otherwise, one page of them."""
+    wanted = parse_filters(filters, ("name",))
+    rows = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+    if kinds is not None:
+        names = {"SEQUENCE": "SEQUENCE", "PORTFOLIO": "PORTFOLIO"}
+        unknown = [k for k in kinds if k not in names]
+        if unknown:
+            raise UserInputError(f"unknown collectionTypes {unknown}")
+        rows = [r for r in rows if r["kind"] in kinds]
+    rows = ordered(sorted(rows, key=lambda r: -r["id"]), order, COLLECTION_ORDERS)
+    return connection([CollectionNode(ctx, r) for r in rows], first, after)
 
 
 class AliasNode:
@@ -481,9 +639,15 @@ class MembershipNode:
         row = self.ctx.storage.artifact(self.row["artifact_id"])
         return ArtifactNode(self.ctx, row) if row else None
 
-    def files(self, info: Info, names: list[str] | None = None, **_: Any) -> dict[str, Any]:
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
         art = self.artifact(info)
-        return art.files(info, names=names) if art else connection([])
+        return art.files(info, names, first, after) if art else connection([])
 
 
 class ArtifactNode:
@@ -506,8 +670,10 @@ class ArtifactNode:
         self.createdAt = iso(row["created_at"])
         self.updatedAt = iso(row["updated_at"])
         self.labels = None
-        self.tags: list[Any] = []
         self.storageRegion = "default"
+
+    def tags(self, info: Info) -> list[dict[str, Any]]:
+        return tag_nodes(self.ctx.storage, "artifact", self.row["id"])
 
     @property
     def _seq(self) -> Row:
@@ -567,7 +733,13 @@ class ArtifactNode:
     def usedBy(self, info: Info, **_: Any) -> dict[str, Any]:
         return connection([RunNode(self.ctx, r) for r in self.ctx.storage.users_of(self.row["id"])])
 
-    def files(self, info: Info, names: list[str] | None = None, **_: Any) -> dict[str, Any]:
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
         """Every manifest entry, references included: the SDK downloads what this lists
         (a reference through its storage handler, from the entry's ``ref``)."""
         contents = self.ctx.storage.manifest_contents(self.row["id"])
@@ -576,7 +748,7 @@ class ArtifactNode:
             for path, entry in contents.items()
             if names is None or path in names
         ]
-        return connection(nodes)
+        return connection(nodes, first, after)
 
     def filesByManifestEntries(
         self, info: Info, entries: list[dict[str, Any]] | None = None, **_: Any
@@ -651,8 +823,11 @@ class FileNode:
             return node
         md5_hex = b64_to_hex(digest) if digest else ""
         node.md5 = digest
-        node.storagePath = f"blobs/{md5_hex}"
-        node.directUrl = ctx.url(f"/blobs/{md5_hex}/{quote(path.rsplit('/', 1)[-1])}")
+        # Artifact files live under W&B's storage prefix, as on W&B's object store.
+        node.storagePath = f"wandb_artifacts/{md5_hex}/{path.rsplit('/', 1)[-1]}"
+        node.directUrl = ctx.url(
+            f"/{node.storagePath.rsplit('/', 1)[0]}/{quote(path.rsplit('/', 1)[-1])}"
+        )
         return node
 
     @classmethod

@@ -21,9 +21,10 @@ from .nodes import (
     RunNode,
     UserNode,
     connection,
+    tag_nodes,
 )
 from .storage import Row, Storage
-from .validation import UserInputError
+from .validation import UserInputError, check_tag
 
 # Optional server features declared to the SDK (``ServerFeaturesQuery``). Few are on,
 # which keeps the SDK on its simplest code paths (single PUT uploads, V2 file URLs).
@@ -35,8 +36,12 @@ ENABLED_FEATURES: frozenset[str] = frozenset(
         "TOTAL_COUNT_IN_FILE_CONNECTION",
         "USE_ARTIFACT_WITH_ENTITY_AND_PROJECT_INFORMATION",
         "ARTIFACT_DIGEST_ALGORITHM",
+        "ARTIFACT_TAGS",
     }
 )
+#: Storage regions artifacts may ask for (``Artifact(storage_region=...)``): W&B's
+#: default one and the one W&B's own local server image declares.
+STORAGE_REGIONS: frozenset[str] = frozenset({"default", "minio-local"})
 KNOWN_FEATURES: tuple[str, ...] = (
     "LARGE_FILENAMES",
     "ARTIFACT_TAGS",
@@ -90,6 +95,33 @@ def _collection_for(storage: Storage, artifact: Row, item: dict[str, Any]) -> Ro
         if coll is not None and coll["name"] == name:
             return coll
     raise UserInputError(f"artifact is not in collection {name!r}")
+
+
+def _collection_row(storage: Storage, value: Any, kinds: tuple[str, ...]) -> Row:
+    """The collection an id names (``kinds``: the id types accepted)."""
+    for kind in kinds:
+        pk = decode_id(value, kind)
+        row = storage.collection_by_id(pk) if pk is not None else None
+        if row is not None:
+            return row
+    raise UserInputError(f"artifact collection {value!r} not found")
+
+
+def _named_collection(ctx: Context, input: dict[str, Any]) -> Row:
+    """The collection ``entityName``/``projectName``/``artifactCollectionName`` names."""
+    proj = ctx.storage.project(
+        input.get("entityName") or ctx.identity.entity, input.get("projectName") or ""
+    )
+    coll = ctx.storage.collection(proj["id"], input["artifactCollectionName"]) if proj else None
+    if coll is None:
+        raise UserInputError(
+            f"artifact collection {input.get('artifactCollectionName')!r} not found"
+        )
+    return coll
+
+
+_SEQUENCE = ("ArtifactSequence", "ArtifactCollection")
+_PORTFOLIO = ("ArtifactPortfolio", "ArtifactCollection")
 
 
 class Root:
@@ -232,11 +264,21 @@ class Root:
         spec = dict(input)
         spec.setdefault("entityName", ctx.identity.entity)
         spec.setdefault("projectName", DEFAULT_PROJECT)
+        region = input.get("storageRegion")
+        if region is not None and region not in STORAGE_REGIONS:
+            raise UserInputError(
+                f"CreateArtifact invalid storageRegion: {region} "
+                f"(this server has {', '.join(sorted(STORAGE_REGIONS))})"
+            )
         run_id = None
         if input.get("runName"):
             run = storage.find_run(spec["entityName"], spec["projectName"], input["runName"])
             run_id = run["id"] if run else None
+        tags = [t["tagName"] for t in input.get("tags") or []]
+        for tag in tags:
+            check_tag(tag)
         row = storage.create_artifact(spec, run_id)
+        storage.update_tags("artifact", row["id"], add=tags)
         return {"artifact": ArtifactNode(ctx, row)}
 
     def createArtifactFiles(
@@ -300,6 +342,12 @@ class Root:
         ctx = _ctx(info)
         art = _artifact_row(ctx.storage, input["artifactID"])
         ctx.storage.update_artifact(art["id"], input)
+        ctx.storage.update_tags(
+            "artifact",
+            art["id"],
+            add=[t["tagName"] for t in input.get("tagsToAdd") or []],
+            remove=[t["tagName"] for t in input.get("tagsToDelete") or []],
+        )
         if input.get("aliases") is not None:
             seq = ctx.storage.collection_by_id(art["sequence_id"])
             assert seq is not None
@@ -316,6 +364,13 @@ class Root:
     def deleteArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         art = _artifact_row(ctx.storage, input["artifactID"])
+        aliases = ctx.storage.aliases_of(art["sequence_id"], art["id"])
+        if aliases and not input.get("deleteAliases"):
+            # W&B refuses too: the SDK's ``artifact.delete(delete_aliases=True)`` says so.
+            raise UserInputError(
+                f"cannot delete an artifact version that has aliases {aliases}: "
+                "delete them first or pass deleteAliases (delete_aliases=True)"
+            )
         ctx.storage.delete_artifact(art["id"])
         return {"artifact": ArtifactNode(ctx, art)}
 
@@ -372,3 +427,57 @@ class Root:
             raise UserInputError("unlinkArtifact: portfolio not found")
         ctx.storage.unlink_artifact(art["id"], pk)
         return {"success": True}
+
+    # ---- collections ------------------------------------------------------------------
+    def createArtifactCollectionTagAssignments(
+        self, info: Info, input: dict[str, Any]
+    ) -> dict[str, Any]:
+        ctx = _ctx(info)
+        coll = _named_collection(ctx, input)
+        ctx.storage.update_tags("collection", coll["id"], add=[t["tagName"] for t in input["tags"]])
+        return {"tags": tag_nodes(ctx.storage, "collection", coll["id"])}
+
+    def deleteArtifactCollectionTagAssignments(
+        self, info: Info, input: dict[str, Any]
+    ) -> dict[str, Any]:
+        ctx = _ctx(info)
+        coll = _named_collection(ctx, input)
+        ctx.storage.update_tags(
+            "collection", coll["id"], remove=[t["tagName"] for t in input["tags"]]
+        )
+        return {"success": True}
+
+    def _update_collection(self, info: Info, row: Row, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = _ctx(info)
+        ctx.storage.update_collection(row["id"], input.get("name"), input.get("description"))
+        updated = ctx.storage.collection_by_id(row["id"])
+        assert updated is not None
+        return {"artifactCollection": CollectionNode(ctx, updated)}
+
+    def updateArtifactSequence(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        row = _collection_row(_ctx(info).storage, input["artifactSequenceID"], _SEQUENCE)
+        return self._update_collection(info, row, input)
+
+    def updateArtifactPortfolio(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        row = _collection_row(_ctx(info).storage, input["artifactPortfolioID"], _PORTFOLIO)
+        return self._update_collection(info, row, input)
+
+    def moveArtifactSequence(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = _ctx(info)
+        row = _collection_row(ctx.storage, input["artifactSequenceID"], _SEQUENCE)
+        ctx.storage.change_collection_type(row["id"], input["destinationArtifactTypeName"])
+        updated = ctx.storage.collection_by_id(row["id"])
+        assert updated is not None
+        return {"artifactCollection": CollectionNode(ctx, updated)}
+
+    def deleteArtifactSequence(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = _ctx(info)
+        row = _collection_row(ctx.storage, input["artifactSequenceID"], _SEQUENCE)
+        ctx.storage.delete_collection(row["id"])
+        return {"artifactCollection": CollectionNode(ctx, {**row, "state": "DELETED"})}
+
+    def deleteArtifactPortfolio(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = _ctx(info)
+        row = _collection_row(ctx.storage, input["artifactPortfolioID"], _PORTFOLIO)
+        ctx.storage.delete_collection(row["id"])
+        return {"artifactCollection": CollectionNode(ctx, {**row, "state": "DELETED"})}

@@ -54,6 +54,13 @@ scalar CompleteMultipartAction
 scalar CreateProjectInput
 scalar UpsertModelInput
 scalar ArtifactCollectionState
+scalar CreateArtifactCollectionTagAssignmentsInput
+scalar DeleteArtifactCollectionTagAssignmentsInput
+scalar UpdateArtifactSequenceInput
+scalar UpdateArtifactPortfolioInput
+scalar MoveArtifactSequenceInput
+scalar DeleteArtifactSequenceInput
+scalar DeleteArtifactPortfolioInput
 
 type Query {
   viewer: User
@@ -93,6 +100,17 @@ type Mutation {
   addAliases(input: AddAliasesInput!): SuccessPayload
   deleteAliases(input: DeleteAliasesInput!): SuccessPayload
   upsertModel(input: UpsertModelInput!): UpsertBucketPayload
+  createArtifactCollectionTagAssignments(
+    input: CreateArtifactCollectionTagAssignmentsInput!
+  ): TagsPayload
+  deleteArtifactCollectionTagAssignments(
+    input: DeleteArtifactCollectionTagAssignmentsInput!
+  ): SuccessPayload
+  updateArtifactSequence(input: UpdateArtifactSequenceInput!): ArtifactCollectionPayload
+  updateArtifactPortfolio(input: UpdateArtifactPortfolioInput!): ArtifactCollectionPayload
+  moveArtifactSequence(input: MoveArtifactSequenceInput!): ArtifactCollectionPayload
+  deleteArtifactSequence(input: DeleteArtifactSequenceInput!): ArtifactCollectionPayload
+  deleteArtifactPortfolio(input: DeleteArtifactPortfolioInput!): ArtifactCollectionPayload
 }
 
 type ServerInfo {
@@ -445,6 +463,8 @@ type CreateArtifactPayload { artifact: Artifact! }
 type CreateArtifactFilesPayload { files: FileConnection! }
 type ArtifactManifestPayload { artifactManifest: ArtifactManifest! }
 type ArtifactPayload { artifact: Artifact }
+type TagsPayload { tags: [Tag!]! }
+type ArtifactCollectionPayload { artifactCollection: ArtifactCollection }
 type LinkArtifactPayload {
   versionIndex: Int
   artifactCollectionMember: Artifact

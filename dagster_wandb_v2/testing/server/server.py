@@ -101,6 +101,24 @@ class LocalWandbServer:
         """Environment variables that point the wandb SDK at this server."""
         return {"WANDB_BASE_URL": self.base_url, "WANDB_API_KEY": self.api_key}
 
+    def add_user(self, username: str, api_key: str | None = None) -> str:
+        """Register another user, whose own entity is ``username``; returns its API key.
+
+        W&B gives every user a key and a personal entity; the default key stays valid.
+        The key defaults to ``username`` (which must then be 40+ word characters after an
+        optional ``prefix-``, the SDK's key format). Every user shares the organization.
+        """
+        key = api_key or username
+        base = self.storage.identity
+        self._state.users[key] = Identity(
+            username=username,
+            entity=username,
+            email=f"{username}@localhost",
+            org_name=base.org_name,
+            org_entity=base.org_entity,
+        )
+        return key
+
     # ---- lifecycle ----------------------------------------------------------------
     def start(self) -> LocalWandbServer:
         """Bind and serve in a daemon thread; returns ``self``."""

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .blobs import BlobStore, b64_to_hex
-from .validation import UserInputError, check_alias, check_artifact_name, check_type_name
+from .validation import (
+    UserInputError,
+    check_alias,
+    check_artifact_name,
+    check_tag,
+    check_type_name,
+    is_version_alias,
+)
 
 Row = dict[str, Any]
 
@@ -76,6 +83,12 @@ CREATE TABLE IF NOT EXISTS artifact_usage (
   created_at REAL NOT NULL, PRIMARY KEY(run_id, artifact_id));
 CREATE TABLE IF NOT EXISTS client_ids (
   client_id TEXT PRIMARY KEY, artifact_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS artifact_loggers (
+  run_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, created_at REAL NOT NULL,
+  PRIMARY KEY(run_id, artifact_id));
+CREATE TABLE IF NOT EXISTS tags (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, target_id INTEGER NOT NULL,
+  name TEXT NOT NULL, UNIQUE(target, target_id, name));
 """
 
 #: Columns added after the first release: ``(table, column, type)``, added on open to a
@@ -131,6 +144,27 @@ class Storage:
         self._local = threading.local()
         self._conn().executescript(_DDL)
         self._add_missing_columns()
+        self._migrate()
+
+    #: ``PRAGMA user_version`` of the current layout. 1: ``latest`` is a stored alias.
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def _migrate(self) -> None:
+        """Bring a data dir written by an older server up to :attr:`SCHEMA_VERSION`."""
+        row = self.one("PRAGMA user_version")
+        version = int(next(iter(row.values()))) if row else 0
+        if version >= self.SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            if version < 1:  # ``latest`` was computed: store it on each highest version
+                db.execute(
+                    "INSERT OR IGNORE INTO aliases(collection_id, alias, artifact_id) "
+                    "SELECT m.collection_id, ?, m.artifact_id FROM memberships m "
+                    "WHERE m.version_index = (SELECT MAX(version_index) FROM memberships "
+                    "WHERE collection_id = m.collection_id)",
+                    (LATEST,),
+                )
+            db.execute(f"PRAGMA user_version={self.SCHEMA_VERSION}")
 
     # ---- connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -426,7 +460,16 @@ class Storage:
                 (seq["id"], spec["digest"]),
             )
             if existing is not None and distributed_id is None:
-                self._set_aliases(db, seq["id"], existing["id"], aliases)
+                # Like W&B: a re-log of existing content moves ``latest`` and the
+                # requested aliases to the version that has it.
+                self._set_aliases(db, seq["id"], existing["id"], [*aliases, LATEST])
+                if run_id is not None and run_id != existing["run_id"]:
+                    # The run logged it too: W&B lists it in the run's logged artifacts.
+                    db.execute(
+                        "INSERT OR IGNORE INTO artifact_loggers(run_id, artifact_id, created_at) "
+                        "VALUES (?,?,?)",
+                        (run_id, existing["id"], now),
+                    )
                 if spec.get("clientID"):
                     db.execute(
                         "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
@@ -657,7 +700,8 @@ class Storage:
                 "updated_at=? WHERE id=?",
                 (size, len(contents), digest, now, artifact_id),
             )
-            self._set_aliases(db, seq_id, artifact_id, json.loads(art["pending_aliases"] or "[]"))
+            pending = json.loads(art["pending_aliases"] or "[]")
+            self._set_aliases(db, seq_id, artifact_id, [*pending, LATEST])
             db.execute("UPDATE collections SET updated_at=? WHERE id=?", (now, seq_id))
         row = self.artifact(artifact_id)
         assert row is not None
@@ -687,10 +731,10 @@ class Storage:
     def _set_aliases(
         self, db: sqlite3.Connection, collection_id: int, artifact_id: int, aliases: list[str]
     ) -> None:
-        for alias in aliases:
-            if alias == LATEST:
-                continue  # computed: always the newest version
+        for alias in dict.fromkeys(aliases):
             check_alias(alias)
+            if is_version_alias(alias):  # W&B ignores it: versions are named by W&B
+                continue
             db.execute(
                 "INSERT INTO aliases(collection_id, alias, artifact_id) VALUES (?,?,?) "
                 "ON CONFLICT(collection_id, alias) DO UPDATE SET artifact_id=excluded.artifact_id",
@@ -751,7 +795,8 @@ class Storage:
         return self.all("SELECT * FROM memberships WHERE artifact_id=? ORDER BY id", (artifact_id,))
 
     def latest_membership(self, collection_id: int) -> Row | None:
-        return self.one(
+        """The version ``latest`` names, else the highest one (``latestArtifact``)."""
+        return self.resolve_membership(collection_id, LATEST) or self.one(
             "SELECT * FROM memberships WHERE collection_id=? ORDER BY version_index DESC LIMIT 1",
             (collection_id,),
         )
@@ -759,8 +804,6 @@ class Storage:
     def resolve_membership(self, collection_id: int, alias_or_version: str) -> Row | None:
         """The membership named by ``latest``, ``v<N>``, another alias or a digest."""
         key = alias_or_version
-        if key == LATEST:
-            return self.latest_membership(collection_id)
         if key.startswith("v") and key[1:].isdigit():
             return self.one(
                 "SELECT * FROM memberships WHERE collection_id=? AND version_index=?",
@@ -779,31 +822,15 @@ class Storage:
         )
 
     def aliases_of(self, collection_id: int, artifact_id: int) -> list[str]:
-        """Aliases of a version within a collection, ``latest`` included when it applies."""
+        """Aliases of a version within a collection (``latest`` is one like any other)."""
         rows = self.all(
             "SELECT alias FROM aliases WHERE collection_id=? AND artifact_id=? ORDER BY id",
             (collection_id, artifact_id),
         )
-        names = [r["alias"] for r in rows]
-        latest = self.latest_membership(collection_id)
-        if latest is not None and latest["artifact_id"] == artifact_id:
-            names.insert(0, LATEST)
-        return names
+        return [r["alias"] for r in rows]
 
     def collection_aliases(self, collection_id: int) -> list[Row]:
-        rows = self.all("SELECT * FROM aliases WHERE collection_id=? ORDER BY id", (collection_id,))
-        latest = self.latest_membership(collection_id)
-        if latest is not None:
-            rows.insert(
-                0,
-                {
-                    "id": 0,
-                    "collection_id": collection_id,
-                    "alias": LATEST,
-                    "artifact_id": latest["artifact_id"],
-                },
-            )
-        return rows
+        return self.all("SELECT * FROM aliases WHERE collection_id=? ORDER BY id", (collection_id,))
 
     def artifact_by_client_id(self, client_id: str) -> int | None:
         row = self.one("SELECT artifact_id FROM client_ids WHERE client_id=?", (client_id,))
@@ -821,13 +848,16 @@ class Storage:
     def used_artifacts(self, run_id: int) -> list[Row]:
         return self.all(
             "SELECT a.* FROM artifact_usage u JOIN artifacts a ON a.id=u.artifact_id "
-            "WHERE u.run_id=? ORDER BY u.created_at",
+            "WHERE u.run_id=? AND a.state!='DELETED' ORDER BY u.created_at",
             (run_id,),
         )
 
     def logged_artifacts(self, run_id: int) -> list[Row]:
+        """Versions the run created, and those it logged again (deduplicated to them)."""
         return self.all(
-            "SELECT * FROM artifacts WHERE run_id=? AND state='COMMITTED' ORDER BY id", (run_id,)
+            "SELECT * FROM artifacts WHERE state='COMMITTED' AND (run_id=? OR id IN "
+            "(SELECT artifact_id FROM artifact_loggers WHERE run_id=?)) ORDER BY id",
+            (run_id, run_id),
         )
 
     def users_of(self, artifact_id: int) -> list[Row]:
@@ -861,7 +891,7 @@ class Storage:
                     f"{portfolio!r} is an artifact sequence, not a portfolio: cannot link to it"
                 )
             self._add_membership(db, coll["id"], artifact_id, now)
-            self._set_aliases(db, coll["id"], artifact_id, aliases)
+            self._set_aliases(db, coll["id"], artifact_id, [*aliases, LATEST])
             db.execute("UPDATE collections SET updated_at=? WHERE id=?", (now, coll["id"]))
         membership = self.membership(coll["id"], artifact_id)
         assert membership is not None
@@ -877,3 +907,94 @@ class Storage:
                 "DELETE FROM memberships WHERE collection_id=? AND artifact_id=?",
                 (collection_id, artifact_id),
             )
+
+    # ---- collection-level operations ------------------------------------------------
+    def update_collection(
+        self, collection_id: int, name: str | None, description: str | None
+    ) -> None:
+        """Rename a collection and/or set its description (``None``: unchanged)."""
+        coll = self.collection_by_id(collection_id)
+        if coll is None:
+            raise UserInputError(f"artifact collection {collection_id} not found")
+        sets: dict[str, Any] = {"updated_at": time.time()}
+        if name is not None and name != coll["name"]:
+            check_artifact_name(name)
+            if self.collection(coll["project_id"], name) is not None:
+                raise UserInputError(f"artifact collection {name!r} already exists")
+            sets["name"] = name
+        if description is not None:
+            sets["description"] = description
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE collections SET {', '.join(f'{c}=?' for c in sets)} WHERE id=?",
+                (*sets.values(), collection_id),
+            )
+
+    def change_collection_type(self, collection_id: int, type_name: str) -> None:
+        """Give an artifact sequence (and so each of its versions) another type."""
+        check_type_name(type_name)
+        coll = self.collection_by_id(collection_id)
+        if coll is None or coll["kind"] != "SEQUENCE":
+            raise UserInputError("only an artifact sequence can change its type")
+        with self.transaction() as db:
+            self._ensure_type(db, coll["project_id"], type_name)
+            db.execute(
+                "UPDATE collections SET type_name=?, updated_at=? WHERE id=?",
+                (type_name, time.time(), collection_id),
+            )
+            db.execute(
+                "UPDATE artifacts SET type_name=? WHERE sequence_id=?", (type_name, collection_id)
+            )
+
+    def delete_collection(self, collection_id: int) -> None:
+        """Delete a collection: a sequence with its versions (and their links), a
+        portfolio with its links only (the linked versions stay in their sequences)."""
+        coll = self.collection_by_id(collection_id)
+        if coll is None:
+            raise UserInputError(f"artifact collection {collection_id} not found")
+        with self.transaction() as db:
+            if coll["kind"] == "SEQUENCE":
+                ids = [
+                    (r["id"],)
+                    for r in self.all(
+                        "SELECT id FROM artifacts WHERE sequence_id=?", (collection_id,)
+                    )
+                ]
+                db.executemany("DELETE FROM aliases WHERE artifact_id=?", ids)
+                db.executemany("DELETE FROM memberships WHERE artifact_id=?", ids)
+                db.executemany("UPDATE artifacts SET state='DELETED' WHERE id=?", ids)
+            db.execute("DELETE FROM aliases WHERE collection_id=?", (collection_id,))
+            db.execute("DELETE FROM memberships WHERE collection_id=?", (collection_id,))
+            db.execute(
+                "DELETE FROM tags WHERE target='collection' AND target_id=?", (collection_id,)
+            )
+            db.execute("DELETE FROM collections WHERE id=?", (collection_id,))
+
+    # ---- tags (of versions and of collections) -------------------------------------
+    #: What a tag can be attached to: ``artifact`` (a version) or ``collection``.
+    TAG_TARGETS: ClassVar[tuple[str, ...]] = ("artifact", "collection")
+
+    def update_tags(
+        self, target: str, target_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> None:
+        """Attach the tags ``add`` and detach ``remove`` (each checked like W&B)."""
+        assert target in self.TAG_TARGETS
+        add, remove = list(add), list(remove)
+        for tag in [*add, *remove]:
+            check_tag(tag)
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM tags WHERE target=? AND target_id=? AND name=?",
+                [(target, target_id, t) for t in remove],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO tags(target, target_id, name) VALUES (?,?,?)",
+                [(target, target_id, t) for t in add],
+            )
+
+    def tags_of(self, target: str, target_id: int) -> list[Row]:
+        """Tag rows (``id``, ``name``) in the order they were attached."""
+        return self.all(
+            "SELECT id, name FROM tags WHERE target=? AND target_id=? ORDER BY id",
+            (target, target_id),
+        )

@@ -9,6 +9,7 @@ MAX_ALIAS_LENGTH = 128
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _VERSION_RE = re.compile(r"^v\d+$")
+_TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*$")  # the wandb SDK's ``TAG_REGEX``
 
 
 class UserInputError(ValueError):
@@ -32,7 +33,11 @@ def check_artifact_name(name: str) -> None:
 
 
 def check_alias(alias: str) -> None:
-    """Refuse aliases W&B refuses (``/``, ``:``, version-like ``v3``, too long)."""
+    """Refuse aliases W&B refuses (``/``, ``:``, too long).
+
+    A version-like alias (``v3``) is not refused: W&B ignores it ("Alias limits" in the
+    W&B docs), see :func:`is_version_alias`.
+    """
     if not alias or len(alias) > MAX_ALIAS_LENGTH:
         raise UserInputError(
             f"Invalid alias {alias!r}: aliases must be 1-{MAX_ALIAS_LENGTH} characters"
@@ -41,10 +46,16 @@ def check_alias(alias: str) -> None:
         raise UserInputError(
             f"Invalid alias {alias!r}: aliases cannot contain the characters '/' or ':'"
         )
-    if _VERSION_RE.match(alias):
-        raise UserInputError(
-            f"Invalid alias {alias!r}: aliases of the form 'v<number>' are reserved for versions"
-        )
+
+
+def is_version_alias(alias: str) -> bool:
+    """Whether ``alias`` looks like a version (``v<number>``): W&B manages those itself and
+    ignores one given as an alias instead of returning an error.
+
+    >>> is_version_alias("v3"), is_version_alias("v3-rc")
+    (True, False)
+    """
+    return bool(_VERSION_RE.match(alias))
 
 
 def check_type_name(name: str) -> None:
@@ -53,4 +64,20 @@ def check_type_name(name: str) -> None:
         raise UserInputError(
             f"Invalid artifact type {name!r}: types may only contain alphanumeric "
             "characters, dashes, underscores, and dots"
+        )
+
+
+def check_tag(tag: str) -> None:
+    """Refuse artifact and collection tags W&B refuses.
+
+    >>> check_tag("large model")
+    >>> check_tag("a/b")
+    Traceback (most recent call last):
+    ...
+    dagster_wandb_v2.testing.server.validation.UserInputError: Invalid tag 'a/b': ...
+    """
+    if not isinstance(tag, str) or not _TAG_RE.match(tag) or len(tag) > MAX_NAME_LENGTH:
+        raise UserInputError(
+            f"Invalid tag {tag!r}: tags must only contain alphanumeric characters "
+            "separated by hyphens, underscores, and/or spaces"
         )
