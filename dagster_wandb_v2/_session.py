@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dagster import InputContext, OutputContext
 
@@ -99,6 +100,32 @@ def _claim(spec: RunSpec, client: WandbClient) -> SharedRun:
             shared = _OPEN_RUNS[spec.run_id] = SharedRun(spec, location, client)
         shared.users += 1
         return shared
+
+
+def open_step_run(run_id: str, location: RunLocation) -> Any | None:
+    """The SDK run of an open step run asked for as ``run_id`` at ``location``, if any.
+
+    ``run_id`` matches the id the step run was asked for (the Dagster run id or the IO
+    manager's ``run_id``), also under the multiprocess executor, where each step's run
+    is ``<run id>-<hash>``. Resumed if asset code finished it. ``WandbResource.init_run``
+    uses it, so ``init_run(id=context.run.run_id, resume="allow")`` in asset code returns
+    the run of the step's artifacts instead of failing with ``run ID ... is in use``.
+    ``location`` is (app URL, entity or ``None`` for any, project).
+    """
+    app_url, entity, project = location
+    with _OPEN_RUNS_LOCK:
+        candidates = [
+            shared
+            for shared in _OPEN_RUNS.values()
+            if shared.run is not None
+            and run_id in (shared.spec.run_id, *shared.spec.shared_ids)
+            and shared.location[0] == app_url
+            and shared.location[2] == project
+            and (entity is None or shared.location[1] in (None, entity))
+        ]
+    if not candidates:
+        return None
+    return candidates[0].current().handle
 
 
 def _release(shared: SharedRun, failed: bool) -> None:

@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, model_validator
@@ -32,6 +32,7 @@ from dagster_wandb_v2.client import (
     RetryPolicy,
     SdkWandbClient,
     WandbClient,
+    app_url_for_host,
     explain_sdk_error,
     sdk_auth_settings,
 )
@@ -222,6 +223,10 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         """``wandb.init`` with this resource's entity, project and credentials.
 
         Extra keyword arguments go to ``wandb.init`` (``id``, ``resume``, ``config``...).
+        Asked for the id of a W&B run an IO manager of this process has open for the step
+        (``id=context.run.run_id``, or the IO manager's ``run_id``) on the same host and
+        project, it returns that run (the integration guide's best practice 7): metrics
+        land beside the step's artifacts; do not finish it, the IO manager does.
 
         Raises:
             WandbHostUnreachableError: the host does not answer within the retry settings.
@@ -239,6 +244,13 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         kwargs.setdefault("entity", self.resolved_entity)
         kwargs.setdefault("project", self.resolved_project)
         kwargs.setdefault("reinit", "create_new")
+        if kwargs.get("id") is not None:  # the step's run, when asset code asks for it
+            from dagster_wandb_v2._session import open_step_run
+
+            location = (app_url_for_host(host), kwargs["entity"], kwargs["project"])
+            step_run = open_step_run(str(kwargs["id"]), location)
+            if step_run is not None:
+                return cast("wandb.Run", step_run)
         check_reachable(host, self.retry_policy)
         try:
             return wandb.init(settings=settings, **kwargs)

@@ -31,12 +31,14 @@ from dagster_wandb_v2 import WandbArtifactsIOManager, WandbResource, step_run
 
 IO = "wandb_artifacts_manager"
 CONFIG = {"wandb_artifact_configuration": {"type": "dataset"}}
-FORMS = ("init", "init_wandb_log", "with", "finish", "step_run")
+FORMS = ("init", "init_wandb_log", "with", "finish", "step_run", "resource_init_run")
 METRICS = {"first": "first_loss", "train": "train_loss"}
 """The metric each asset logs (``<asset>_loss``: 0.5, then 0.25)."""
 
 
-def _log_metrics(context: AssetExecutionContext, metric: str) -> None:
+def _log_metrics(
+    context: AssetExecutionContext, wandb_resource: WandbResource, metric: str
+) -> None:
     form = os.environ["SHARED_RUN_FORM"]
     run_id = os.environ.get("SHARED_RUN_ID") or context.run.run_id
     arguments: dict[str, Any] = {
@@ -61,6 +63,10 @@ def _log_metrics(context: AssetExecutionContext, metric: str) -> None:
         run.log({metric: 0.5})
         run.log({metric: 0.25})
         run.finish()
+    elif form == "resource_init_run":  # the resource's init_run with the step's id
+        run = wandb_resource.init_run(id=run_id, resume="allow")
+        run.log({metric: 0.5})
+        run.log({metric: 0.25})
     elif form == "step_run":
         run = step_run(context)
         run.log({metric: 0.5})
@@ -70,14 +76,14 @@ def _log_metrics(context: AssetExecutionContext, metric: str) -> None:
 
 
 @asset(metadata=CONFIG, io_manager_key=IO)
-def first(context: AssetExecutionContext) -> list[int]:
-    _log_metrics(context, METRICS["first"])
+def first(context: AssetExecutionContext, wandb: WandbResource) -> list[int]:
+    _log_metrics(context, wandb, METRICS["first"])
     return [1, 2, 3]
 
 
 @asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
-def train(context: AssetExecutionContext, first: list[int]) -> list[int]:
-    _log_metrics(context, METRICS["train"])
+def train(context: AssetExecutionContext, wandb: WandbResource, first: list[int]) -> list[int]:
+    _log_metrics(context, wandb, METRICS["train"])
     return [2 * value for value in first]
 
 
@@ -96,11 +102,12 @@ def resources() -> dict[str, Any]:
         project=os.environ["SHARED_RUN_PROJECT"],
     )
     return {
+        "wandb": resource,
         IO: WandbArtifactsIOManager(
             wandb=resource,
             base_dir=os.environ["SHARED_RUN_STORAGE"],
             run_id=os.environ.get("SHARED_RUN_ID") or None,
-        )
+        ),
     }
 
 
