@@ -211,13 +211,17 @@ class WandbResource(ConfigurableResource["WandbResource"]):
                 overrides={key: value for key, value in overrides.items() if value is not None},
             )
         except Exception as error:
-            raise explain_sdk_error(
-                error,
-                host=host,
-                retry=self.retry_policy,
-                api_key=api_key,
-                api_key_source=self.api_key_source,
-            ) from error
+            raise self._explained(error, host, api_key) from error
+
+    def _explained(self, error: Exception, host: str, api_key: str) -> Exception:
+        """``error`` of a wandb SDK call in the user's terms (see ``explain_sdk_error``)."""
+        return explain_sdk_error(
+            error,
+            host=host,
+            retry=self.retry_policy,
+            api_key=api_key,
+            api_key_source=self.api_key_source,
+        )
 
     def init_run(self, **kwargs: Any) -> wandb.Run:
         """``wandb.init`` with this resource's entity, project and credentials.
@@ -255,13 +259,7 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         try:
             return wandb.init(settings=settings, **kwargs)
         except Exception as error:
-            raise explain_sdk_error(
-                error,
-                host=host,
-                retry=self.retry_policy,
-                api_key=api_key,
-                api_key_source=self.api_key_source,
-            ) from error
+            raise self._explained(error, host, api_key) from error
 
 
 ENV_BASE_URL = "WANDB_BASE_URL"
