@@ -9,6 +9,7 @@ semantics, for unit tests.
 from __future__ import annotations
 
 import re
+import warnings
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -277,6 +278,7 @@ class SdkWandbClient:
             for run_id in spec.shared_ids
             if self._matches(_FINISHED_BY_ASSET_CODE.get(run_id), spec)
         ]
+        _warn_of_runs_elsewhere(self, spec)
         arguments: dict[str, Any] = dict(
             id=finished[0] if finished else spec.run_id,
             name=spec.name,
@@ -333,6 +335,28 @@ class SdkWandbClient:
             and project == spec.project
             and (spec.entity is None or entity == spec.entity)
         )
+
+
+def _warn_of_runs_elsewhere(client: SdkWandbClient, spec: RunSpec) -> None:
+    """Warn when asset code finished a run with the step run's id in another project.
+
+    ``with wandb.init(id=context.run.run_id, resume="allow")`` without ``project=`` (and
+    no ``WANDB_PROJECT``) logs to W&B's ``uncategorized`` project; the run is finished
+    before the IO manager opens its own, so nothing fails, but the metrics and the
+    artifacts end up in two runs.
+    """
+    for run_id in dict.fromkeys([spec.run_id, *spec.shared_ids]):
+        location = _FINISHED_BY_ASSET_CODE.get(run_id)
+        if location is not None and not client._matches(location, spec):
+            warnings.warn(
+                f"asset code logged to W&B run '{run_id}' in '{'/'.join(location[1:])}', but "
+                f"the IO manager logs the step's artifacts to project '{spec.project}': the "
+                "metrics and the artifacts are in two runs. Pass "
+                f'project="{spec.project}" to wandb.init, or use '
+                "dagster_wandb_v2.step_run(context)",
+                UserWarning,
+                stacklevel=2,
+            )
 
 
 def _location_of(run: wandb.Run) -> tuple[str, str, str]:
@@ -436,6 +460,11 @@ def explain_sdk_error(
             f"the W&B host {host} did not answer in time ({text}); check WandbResource.host "
             "(or the WANDB_BASE_URL environment variable) and the network; retries are "
             f"bounded by {retry_settings(retry)}"
+        )
+    if "API key must have" in text:  # the SDK's length check, before any request
+        return WandbAuthenticationError(
+            f"the API key from {api_key_source or 'WandbResource.api_key'} is not a W&B API "
+            f"key ({text}): check the variable's value"
         )
     if _is_rejected_key(error) or _key_fails_verification(api_key, host, retry):
         return WandbAuthenticationError(

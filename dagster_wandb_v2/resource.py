@@ -107,7 +107,11 @@ class WandbResource(ConfigurableResource["WandbResource"]):
     @model_validator(mode="before")
     @classmethod
     def _reject_unknown_fields(cls, data: Any) -> Any:
-        return reject_unknown_fields(cls, data)
+        data = reject_unknown_fields(cls, data)
+        host = data.get("host") if isinstance(data, dict) else None
+        if isinstance(host, str) and not isinstance(host, EnvVar):  # EnvVar: checked when used
+            _check_host(host, "WandbResource.host")
+        return data
 
     @property
     def resolved_host(self) -> str:
@@ -115,10 +119,15 @@ class WandbResource(ConfigurableResource["WandbResource"]):
 
         The wandb SDK reads the same variable, so a resource without ``host`` and a bare
         ``wandb.init()`` in an asset talk to the same W&B server.
+
+        Raises :class:`WandbConfigurationError` naming where the host came from when it is
+        not an http(s) URL.
         """
-        return (_resolved(self.host) or _from_environment(ENV_BASE_URL) or WANDB_CLOUD_HOST).rstrip(
-            "/"
-        )
+        if configured := _resolved(self.host):
+            return _check_host(configured, "WandbResource.host").rstrip("/")
+        if from_environment := _from_environment(ENV_BASE_URL):
+            return _check_host(from_environment, ENV_BASE_URL).rstrip("/")
+        return WANDB_CLOUD_HOST
 
     @property
     def resolved_entity(self) -> str | None:
@@ -162,9 +171,12 @@ class WandbResource(ConfigurableResource["WandbResource"]):
         if not api_key or not api_key.strip():
             name = self.api_key.env_var_name if isinstance(self.api_key, EnvVar) else None
             where = f"environment variable {name} is not set" if name else "empty"
-            raise WandbConfigurationError(
-                [f"WandbResource.api_key: {where}; set it with EnvVar('WANDB_API_KEY')"]
+            fix = (
+                f"export {name} with your W&B API key"
+                if name
+                else "give it as EnvVar('WANDB_API_KEY') and export that variable"
             )
+            raise WandbConfigurationError([f"WandbResource.api_key: {where}; {fix}"])
         return api_key
 
     def get_client(self) -> WandbClient:
@@ -260,6 +272,23 @@ class WandbResource(ConfigurableResource["WandbResource"]):
             return wandb.init(settings=settings, **kwargs)
         except Exception as error:
             raise self._explained(error, host, api_key) from error
+
+
+def _check_host(host: str, source: str) -> str:
+    """``host`` if it is an http(s) URL; else a :class:`WandbConfigurationError` naming
+    ``source`` (the SDK's own error is a raw ``InvalidSchema`` or a settings error).
+
+    >>> _check_host("http://127.0.0.1:8080", "WandbResource.host")
+    'http://127.0.0.1:8080'
+    """
+    if not host.startswith(("http://", "https://")):
+        raise WandbConfigurationError(
+            [
+                f"{source}: {host!r} is not a W&B host URL; give the scheme, e.g. "
+                f"'https://{host}' or 'http://{host}'"
+            ]
+        )
+    return host
 
 
 ENV_BASE_URL = "WANDB_BASE_URL"

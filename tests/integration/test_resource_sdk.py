@@ -267,6 +267,52 @@ def test_rejected_key_names_the_host_and_the_variable_never_the_key(
         assert wrong_key not in str(raised.value)
 
 
+def test_a_key_too_short_to_be_a_wandb_key_names_the_variable(
+    local_wandb: LocalWandbProject,
+    local_wandb_server: LocalWandbServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MY_SHORT_WANDB_KEY", "abc")
+    resource = WandbResource(
+        api_key=EnvVar("MY_SHORT_WANDB_KEY"),
+        host=local_wandb_server.base_url,
+        entity=local_wandb.entity,
+        project=local_wandb.project,
+        **BOUNDED,
+    )
+    result = materialize(
+        _writer_and_reader()[:1],
+        resources={
+            IO: WandbArtifactsIOManager(wandb=resource, base_dir=str(local_wandb.storage_dir))
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    message = _error_of(result)
+    assert "WandbAuthenticationError: the API key from environment variable " in message
+    assert "MY_SHORT_WANDB_KEY is not a W&B API key (API key must have 40+ characters" in message
+
+
+@pytest.mark.parametrize(
+    ("configure", "source"),
+    [("resource", "WandbResource.host"), ("environment", "WANDB_BASE_URL")],
+)
+def test_a_host_without_a_scheme_is_a_configuration_error_naming_its_source(
+    monkeypatch: pytest.MonkeyPatch, configure: str, source: str
+) -> None:
+    monkeypatch.setenv("WANDB_BASE_URL", "127.0.0.1:18080")
+    expected = (
+        f"{source}: '127.0.0.1:18080' is not a W&B host URL; give the scheme, e.g. "
+        "'https://127.0.0.1:18080' or 'http://127.0.0.1:18080'"
+    )
+    with pytest.raises(WandbConfigurationError) as raised:
+        if configure == "resource":
+            WandbResource(api_key="x" * 40, host="127.0.0.1:18080")
+        else:
+            WandbResource(api_key="x" * 40).get_api()
+    assert expected in str(raised.value)
+
+
 # --- an unreachable host --------------------------------------------------------------
 
 

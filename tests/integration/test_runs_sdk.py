@@ -191,6 +191,26 @@ def test_asset_code_opening_the_run_id_in_another_project_is_a_clear_error(
     wandb.finish()
 
 
+def test_asset_code_finishing_the_run_id_in_another_project_is_warned_of(
+    local_wandb: LocalWandbProject,
+) -> None:
+    """The guide's ``with`` form without ``project=`` logs to another project and ends
+    before the IO manager opens the step's run: nothing fails, so it must be said."""
+    other = f"{local_wandb.project}-elsewhere"
+
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def trained(context: AssetExecutionContext) -> int:
+        with wandb.init(id=context.run.run_id, resume="allow", project=other) as run:
+            run.log({"loss": 0.5})
+        return 1
+
+    with pytest.warns(UserWarning, match="the metrics and the artifacts are in two runs") as w:
+        materialize([trained], resources=local_wandb.resources())
+    (message,) = [str(item.message) for item in w if "two runs" in str(item.message)]
+    assert f"'{local_wandb.entity}/{other}'" in message
+    assert f'project="{local_wandb.project}"' in message
+
+
 def test_step_run_is_the_run_of_the_artifacts(local_wandb: LocalWandbProject) -> None:
     @asset(metadata=CONFIG, io_manager_key=IO)
     def model(context: AssetExecutionContext) -> dict[str, float]:

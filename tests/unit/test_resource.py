@@ -65,7 +65,7 @@ def test_empty_api_key_is_a_configuration_error(api_key: str) -> None:
     with pytest.raises(WandbConfigurationError) as info:
         resource.get_client()
     assert info.value.problems == [
-        "WandbResource.api_key: empty; set it with EnvVar('WANDB_API_KEY')"
+        "WandbResource.api_key: empty; give it as EnvVar('WANDB_API_KEY') and export that variable"
     ]
     with pytest.raises(WandbConfigurationError):
         resource.get_api()
@@ -120,7 +120,7 @@ def test_unset_env_var_used_outside_a_run_names_the_variable(
         resource.get_client()
     assert info.value.problems == [
         "WandbResource.api_key: environment variable SOME_UNSET_VAR is not set; "
-        "set it with EnvVar('WANDB_API_KEY')"
+        "export SOME_UNSET_VAR with your W&B API key"
     ]
 
 
