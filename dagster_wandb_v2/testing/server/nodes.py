@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from graphql import GraphQLResolveInfo
 
 from .blobs import hex_to_b64
 from .ids import encode_id
+from .run_queries import matches, parse_run_filters, run_order_key
 from .storage import Identity, Row, Storage
 from .validation import UserInputError
 
@@ -167,8 +169,8 @@ class UserNode:
         self.accountType = "USER"
         self.apiKeys: dict[str, Any] = {"edges": []}
 
-    def teams(self, info: Info, **_: Any) -> dict[str, Any]:
-        return {"edges": [{"node": EntityNode(self.ctx, self.ctx.identity.org_entity)}]}
+    def teams(self, info: Info, first: int | None = None) -> dict[str, Any]:
+        return connection([EntityNode(self.ctx, self.ctx.identity.org_entity)], first)
 
     def organizations(self, info: Info) -> list[OrgNode]:
         return [OrgNode(self.ctx)]
@@ -225,11 +227,30 @@ class EntityNode:
         row = self.ctx.storage.project(self.name, name or "")
         return ProjectNode(self.ctx, row) if row else None
 
-    def projects(self, info: Info, **_: Any) -> dict[str, Any]:
+    def projects(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        order: str | None = None,
+        filters: Any = None,
+    ) -> dict[str, Any]:
+        """The entity's projects, oldest first unless ``order`` says otherwise."""
+        wanted = parse_filters(filters, ("name",))
         rows = self.ctx.storage.all(
             "SELECT * FROM projects WHERE entity=? ORDER BY id", (self.name,)
         )
-        return connection([ProjectNode(self.ctx, r) for r in rows])
+        rows = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+        rows = ordered(rows, order, PROJECT_ORDERS)
+        return connection([ProjectNode(self.ctx, r) for r in rows], first, after)
+
+
+#: Orders of projects (``Entity.projects``, ``Query.projects``/``models``).
+PROJECT_ORDERS: dict[str, Any] = {
+    "name": lambda r: r["name"],
+    "createdAt": lambda r: (r["created_at"], r["id"]),
+    "created_at": lambda r: (r["created_at"], r["id"]),
+}
 
 
 # ---- projects and runs ------------------------------------------------------------------
@@ -269,17 +290,35 @@ class ProjectNode:
     ) -> RunNode | None:
         return self.run(info, name)
 
-    def _runs(self) -> list[RunNode]:
-        rows = self._storage.all(
-            "SELECT * FROM runs WHERE project_id=? ORDER BY created_at DESC", (self.row["id"],)
-        )
-        return [RunNode(self.ctx, r) for r in rows]
+    def _runs(self, filters: Any = None, order: str | None = None) -> list[Row]:
+        """The project's runs matching W&B's ``filters``, sorted by ``order``
+        (default ``+created_at``, the SDK's), see :mod:`.run_queries`."""
+        query = parse_run_filters(filters)
+        key, reverse = run_order_key(order)
+        rows = self._storage.all("SELECT * FROM runs WHERE project_id=?", (self.row["id"],))
+        return sorted((r for r in rows if matches(query, r)), key=key, reverse=reverse)
 
-    def runs(self, info: Info, **_: Any) -> dict[str, Any]:
-        return connection(self._runs())
+    def runs(
+        self,
+        info: Info,
+        filters: Any = None,
+        after: str | None = None,
+        first: int | None = None,
+        order: str | None = None,
+        before: str | None = None,
+        last: int | None = None,
+    ) -> dict[str, Any]:
+        """One page of runs; backward paging (``before``/``last``) is refused."""
+        for name, value in (("before", before), ("last", last)):
+            if value is not None:
+                raise UserInputError(
+                    f"runs({name}:) is not supported by the local W&B server (use first/after)"
+                )
+        rows = self._runs(filters, order)
+        return connection([RunNode(self.ctx, r) for r in rows], first, after)
 
-    def runCount(self, info: Info, **_: Any) -> int:
-        return len(self._runs())
+    def runCount(self, info: Info, filters: Any = None) -> int:
+        return len(self._runs(filters))
 
     def totalRuns(self, info: Info) -> int:
         return len(self._runs())
@@ -436,22 +475,49 @@ class RunNode:
     def user(self, info: Info) -> UserNode:
         return UserNode(self.ctx)
 
-    def inputArtifacts(self, info: Info, **_: Any) -> dict[str, Any]:
+    def inputArtifacts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
         rows = self.ctx.storage.used_artifacts(self.row["id"])
-        return connection([ArtifactNode(self.ctx, r) for r in rows])
+        return connection([ArtifactNode(self.ctx, r) for r in rows], first, after)
 
-    def outputArtifacts(self, info: Info, **_: Any) -> dict[str, Any]:
+    def outputArtifacts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
         rows = self.ctx.storage.logged_artifacts(self.row["id"])
-        return connection([ArtifactNode(self.ctx, r) for r in rows])
+        return connection([ArtifactNode(self.ctx, r) for r in rows], first, after)
 
-    def files(self, info: Info, names: list[str] | None = None, **_: Any) -> dict[str, Any]:
+    def fileCount(self, info: Info) -> int:
+        return len(self.ctx.storage.run_files(self.row["id"]))
+
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        pattern: str | None = None,
+    ) -> dict[str, Any]:
+        """The run's files: those in ``names``, or matching ``pattern`` (MySQL ``LIKE``:
+        ``%`` any text, ``_`` one character, as W&B's ``run.files(pattern=...)``)."""
+        if names and pattern:
+            raise UserInputError("files: give either names or pattern, not both (as W&B)")
+        like = (
+            re.compile(
+                "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern),
+                re.DOTALL,
+            )
+            if pattern is not None
+            else None
+        )
         rows = self.ctx.storage.run_files(self.row["id"])
         nodes = [
             FileNode.for_run_file(self.ctx, self.row["id"], r)
             for r in rows
-            if names is None or r["name"] in names
+            if (not names or r["name"] in names)  # the SDK sends [] for "every file"
+            and (like is None or like.fullmatch(r["name"]))
         ]
-        return connection(nodes)
+        return connection(nodes, first, after)
 
 
 # ---- artifacts ----------------------------------------------------------------------------
@@ -517,10 +583,14 @@ class CollectionNode:
         row = self.ctx.storage.artifact_type(self.row["project_id"], self.row["type_name"])
         return ArtifactTypeNode(self.ctx, row) if row else None
 
-    def aliases(self, info: Info, **_: Any) -> dict[str, Any]:
+    def aliases(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
         rows = self.ctx.storage.collection_aliases(self.row["id"])
         return connection(
-            [AliasNode(self.ctx, r["alias"], self.row, r["artifact_id"]) for r in rows]
+            [AliasNode(self.ctx, r["alias"], self.row, r["artifact_id"]) for r in rows],
+            first,
+            after,
         )
 
     def _memberships(self) -> list[MembershipNode]:
@@ -704,13 +774,15 @@ class ArtifactNode:
                 out.append(AliasNode(self.ctx, name, coll, self.row["id"]))
         return out
 
-    def artifactMemberships(self, info: Info, **_: Any) -> dict[str, Any]:
+    def artifactMemberships(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
         nodes = []
         for m in self.ctx.storage.memberships_of_artifact(self.row["id"]):
             coll = self.ctx.storage.collection_by_id(m["collection_id"])
             if coll is not None:
                 nodes.append(MembershipNode(self.ctx, m, coll))
-        return connection(nodes)
+        return connection(nodes, first, after)
 
     def artifactMembership(
         self, info: Info, collectionName: str | None = None, aliasName: str | None = None
@@ -730,8 +802,11 @@ class ArtifactNode:
         run = self.ctx.storage.run_by_id(run_id) if run_id is not None else None
         return RunNode(self.ctx, run) if run else UserNode(self.ctx)
 
-    def usedBy(self, info: Info, **_: Any) -> dict[str, Any]:
-        return connection([RunNode(self.ctx, r) for r in self.ctx.storage.users_of(self.row["id"])])
+    def usedBy(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        runs = [RunNode(self.ctx, r) for r in self.ctx.storage.users_of(self.row["id"])]
+        return connection(runs, first, after)
 
     def files(
         self,

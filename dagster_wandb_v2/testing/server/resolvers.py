@@ -161,9 +161,17 @@ class Root:
 
     model = project
 
-    def projects(self, info: Info, entityName: str | None = None, **_: Any) -> dict[str, Any]:
+    def projects(
+        self,
+        info: Info,
+        entityName: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        order: str | None = None,
+    ) -> dict[str, Any]:
         ctx = _ctx(info)
-        return EntityNode(ctx, entityName or ctx.identity.entity).projects(info)
+        entity = EntityNode(ctx, entityName or ctx.identity.entity)
+        return entity.projects(info, first=first, after=after, order=order)
 
     models = projects
 

@@ -276,6 +276,7 @@ type Run {
   inputArtifacts(after: String, first: Int): ArtifactConnection
   outputArtifacts(after: String, first: Int): ArtifactConnection
   files(names: [String], after: String, first: Int, pattern: String): FileConnection
+  fileCount: Int
 }
 
 type ParquetHistory { parquetUrls: [String!]! liveData: [JSON!]! }
