@@ -7,6 +7,7 @@ until SIGINT or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -14,6 +15,25 @@ import threading
 from types import FrameType
 
 from .server import LocalWandbServer
+
+
+def public_key_warning(host: str, api_key: str | None) -> str | None:
+    """The warning for serving beyond loopback with the default (published) API key.
+
+    >>> public_key_warning("127.0.0.1", None) is None
+    True
+    """
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        loopback = False
+    if loopback or api_key is not None:
+        return None
+    return (
+        f"warning: listening on {host} with the default API key, which is public (it is in "
+        "this package's source): anyone who can reach this address can read and write its "
+        "data; pass --api-key with a secret key"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         request_log=args.request_log,
     )
-    server.start()
+    try:
+        server.start()
+    except OSError as error:  # e.g. EADDRINUSE: say what to do instead of a traceback
+        print(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; "
+            "choose another --port (0 picks a free one)",
+            file=sys.stderr,
+        )
+        return 2
+    if warning := public_key_warning(args.host, args.api_key):
+        print(warning, file=sys.stderr)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
