@@ -45,11 +45,6 @@ def max_name_length() -> int:
     return int(NAME_MAXLEN)
 
 
-def is_valid_artifact_name(name: str) -> bool:
-    """Whether W&B accepts ``name`` as an artifact name (length and characters)."""
-    return artifact_name_problem(name) is None
-
-
 def artifact_name_problem(name: str) -> str | None:
     """Why W&B refuses ``name`` as an artifact (or registry collection) name.
 

@@ -12,7 +12,6 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -150,9 +149,3 @@ class BlobStore:
         import io
 
         return self.put_stream(io.BytesIO(data), len(data), None)
-
-    def iter_chunks(self, md5_hex: str) -> Iterator[bytes]:
-        """Yield the blob's content in chunks."""
-        with self.path(md5_hex).open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                yield chunk
