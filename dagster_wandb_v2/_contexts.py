@@ -184,16 +184,37 @@ def single_step_scope(step_context: StepContext) -> str | None:
     return None
 
 
-def steps_failed(context: InitResourceContext, step_keys: Collection[str] | None) -> bool:
-    """Whether any of ``step_keys`` (``None``: any step) of this run failed."""
+_STEP_OUTCOMES = {
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_UP_FOR_RETRY,
+}
+_FAILED_OUTCOMES = {DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY}
+
+
+def steps_failed(context: InitResourceContext, step_keys: Collection[str] | None) -> bool | None:
+    """Whether any of ``step_keys`` (``None``: any step) of this run ended failed.
+
+    A step's outcome is its latest: a step retried by Dagster (``RetryPolicy``,
+    ``RetryRequested``) whose retry succeeded did not fail; one up for retry when this
+    process ends (the multiprocess executor runs the retry in a new process, which decides
+    again) did. ``None`` when the run's event log cannot be read (no instance or run, as
+    with ``build_output_context``).
+    """
     if context.instance is None or context.run is None:
-        return False
+        return None
     try:
         records = context.instance.get_records_for_run(
-            context.run.run_id, of_type=DagsterEventType.STEP_FAILURE
+            context.run.run_id, of_type=_STEP_OUTCOMES
         ).records
     except Exception:
-        return False
+        return None
+    latest: dict[str | None, DagsterEventType | None] = {}
+    for record in records:  # oldest first
+        entry = record.event_log_entry
+        latest[entry.step_key] = entry.dagster_event_type
     return any(
-        step_keys is None or record.event_log_entry.step_key in step_keys for record in records
+        outcome in _FAILED_OUTCOMES
+        for key, outcome in latest.items()
+        if step_keys is None or key in step_keys
     )

@@ -169,7 +169,8 @@ class StepSession:
         self._run_tags = tuple(dict.fromkeys([*run_tags, INTEGRATION_TAG]))
         self._shared: SharedRun | None = None
         self._per_step = False
-        self._failed = False
+        self._write_failed = False
+        """A write of this session failed: the outcome when the event log cannot say."""
 
     def run_spec(self, step_key: str | None) -> RunSpec:
         """The W&B run for this process; ``step_key`` when each step needs its own run."""
@@ -233,7 +234,7 @@ class StepSession:
         try:
             stored = run.log_artifact(built.artifact, all_aliases)
         except Exception as error:
-            self._failed = True
+            self._write_failed = True
             raise WandbArtifactsIOManagerError(
                 f"{location}: could not log W&B artifact '{built.artifact.name}' "
                 f"(log_artifact): {error}"
@@ -249,19 +250,24 @@ class StepSession:
             try:
                 links[link.target_path] = run.link_artifact(stored, link.target_path, link.aliases)
             except Exception as error:
-                self._failed = True
+                self._write_failed = True
                 raise WandbArtifactsIOManagerError(
                     f"{location}: logged W&B artifact '{stored.name}' but could not link it to "
                     f"'{link.target_path}' (link): {error}"
                 ) from error
         return stored, links
 
-    def close(self, failed: bool) -> None:
-        """Finish the W&B run (failed if a step failed) and tidy the cache."""
+    def close(self, failed: bool | None) -> None:
+        """Finish the W&B run and tidy the cache.
+
+        ``failed``: whether a step the run served finally failed, from the Dagster event
+        log (a retried step's outcome is its last attempt's); ``None`` when unknown, then
+        the run is failed if one of this session's writes failed.
+        """
         shared, self._shared = self._shared, None
         try:
             if shared is not None:
-                _release(shared, failed or self._failed)
+                _release(shared, self._write_failed if failed is None else failed)
         finally:
             self.cache.clear_scratch()
             self.cache.evict_expired()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetIn, asset, materialize
+from dagster import AssetIn, RetryPolicy, asset, materialize
 
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2.cache import ArtifactCache
@@ -93,6 +93,29 @@ def test_failing_log_artifact_marks_the_run_failed(fake_wandb: FakeWandb, tmp_pa
         in message
     )
     assert fake_wandb.runs[0].state == "failed"
+
+
+def test_a_retry_that_succeeds_leaves_the_run_finished(
+    fake_wandb: FakeWandb, tmp_path: Path
+) -> None:
+    store = fake_wandb.store
+    refusals = iter([ConnectionError("server unavailable")])
+
+    def refuse_once(*args: Any, **kwargs: Any) -> Any:
+        for error in refusals:
+            raise error
+        return store(*args, **kwargs)
+
+    @asset(metadata=CONFIG, io_manager_key=IO, retry_policy=RetryPolicy(max_retries=1))
+    def flaky() -> int:
+        return 1
+
+    fake_wandb.store = refuse_once  # type: ignore[method-assign]
+    result = materialize([flaky], resources=fake_wandb.resources(base_dir=str(tmp_path)))
+    assert result.success
+    assert [e.event_type_value for e in result.all_events].count("STEP_UP_FOR_RETRY") == 1
+    assert [artifact.name for artifact in fake_wandb.runs[0].logged] == ["flaky:v0"]
+    assert fake_wandb.runs[0].state == "finished"
 
 
 def test_no_wandb_run_without_wandb_work(fake_wandb: FakeWandb, tmp_path: Path) -> None:
