@@ -12,6 +12,7 @@ from typing import Any
 
 from dagster import (
     DagsterEventType,
+    DagsterInvariantViolationError,
     InitResourceContext,
     InputContext,
     MetadataValue,
@@ -31,14 +32,25 @@ LEGACY_CONFIG_KEY = "wandb_artifact_arguments"
 def output_location(context: OutputContext) -> Location:
     if context.has_asset_key:
         return Location("asset", context.asset_key.to_user_string(), "output", context.name)
-    return Location("op", context.op_def.name, "output", context.name)
+    return Location("op", _op_name(context), "output", context.name)
+
+
+OUTSIDE_A_STEP = "(loaded outside a run)"
+"""The input name in messages about a value loaded outside a step (``load_asset_value``)."""
 
 
 def input_location(context: InputContext) -> Location:
+    """Where an input is: the reading asset or op, or the upstream asset when loaded
+    outside a step (``Definitions.load_asset_value``, ``build_input_context``)."""
+    name = context.name if context.has_input_name else OUTSIDE_A_STEP
+    step_context = step_context_of(context)
+    if step_context is None:
+        if context.has_asset_key:
+            return Location("asset", context.asset_key.to_user_string(), "input", name)
+        return Location("op", _op_name(context), "input", name)
     kind: Any = "op"
-    node_name = context.op_def.name
+    node_name = _op_name(context)
     try:
-        step_context = context.step_context
         if step_context.is_sda_step:
             kind = "asset"
             assets_def = step_context.assets_def
@@ -46,7 +58,23 @@ def input_location(context: InputContext) -> Location:
                 node_name = next(iter(assets_def.keys)).to_user_string()
     except Exception:
         pass
-    return Location(kind, node_name, "input", context.name)
+    return Location(kind, node_name, "input", name)
+
+
+def _op_name(context: OutputContext | InputContext) -> str:
+    """The op's name; ``"<op>"`` for a context built without one (``build_*_context``)."""
+    try:
+        return str(context.op_def.name)
+    except DagsterInvariantViolationError:
+        return "<op>"
+
+
+def log_of(context: OutputContext | InputContext) -> logging.Logger | Any:
+    """The context's Dagster log, else this module's logger (a context built by hand)."""
+    try:
+        return context.log
+    except DagsterInvariantViolationError:
+        return logging.getLogger("dagster_wandb_v2")
 
 
 def raw_config(
@@ -106,11 +134,22 @@ def write_targets(
 
 
 def ordered_partition_keys(context: InputContext) -> list[str]:
-    """The partition keys an input reads, in partition order (Dagster gives no order)."""
-    partitions_def = context.asset_partitions_def
+    """The partition keys an input reads, in partition order (Dagster gives no order).
+
+    A context built without the partitions definition (``build_input_context``) keeps
+    the keys as given, sorted.
+    """
+    try:
+        partitions_def = context.asset_partitions_def
+    except DagsterInvariantViolationError:
+        return sorted(context.asset_partition_keys, key=str)
     keys = [_typed_partition_key(partitions_def, key) for key in context.asset_partition_keys]
     try:
-        all_keys = partitions_def.get_partition_keys(dynamic_partitions_store=context.instance)
+        instance = context.instance
+    except DagsterInvariantViolationError:  # built without one: static partitions still order
+        instance = None
+    try:
+        all_keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
         order = {str(key): index for index, key in enumerate(all_keys)}
         return sorted(keys, key=lambda key: (order.get(str(key), len(order)), str(key)))
     except Exception:

@@ -125,6 +125,26 @@ class StoredArtifact(Protocol):
     def verify(self, root: str | None = None) -> None: ...
 
 
+class ArtifactReader(Protocol):
+    """What reads need: artifacts of one W&B project, looked up by qualified name.
+
+    A :class:`WandbRun` is one (``use_artifact`` records lineage); outside a step of a
+    Dagster run, :meth:`WandbClient.artifact_reader` gives one without a run.
+    """
+
+    @property
+    def entity(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+
+    def use_artifact(self, qualified_name: str) -> StoredArtifact:
+        """Look up ``entity/project/name:alias``.
+
+        Raises :class:`~dagster_wandb_v2.errors.WandbArtifactNotFoundError` if missing.
+        """
+        ...
+
+
 class WandbRun(Protocol):
     """An open W&B run; every artifact the IO manager logs or uses goes through it."""
 
@@ -183,6 +203,12 @@ class WandbClient(Protocol):
         used as is. Raises :class:`~dagster_wandb_v2.errors.WandbRunInUseError` when a run
         with the id is open elsewhere (another project): one process has one run per id.
         """
+        ...
+
+    def artifact_reader(self, entity: str | None, project: str) -> ArtifactReader:
+        """Reads of ``entity/project`` (``None``: the API key's default entity) without a
+        W&B run: for values loaded outside a step (``Definitions.load_asset_value``), which
+        no Dagster step consumes, so no run is opened and W&B records no lineage."""
         ...
 
 
@@ -310,6 +336,26 @@ class SdkWandbClient:
             ) from error
         _OPENED_HERE.add(run)
         return _SdkRun(run, self)
+
+    def artifact_reader(self, entity: str | None, project: str) -> ArtifactReader:
+        from dagster_wandb_v2._reachability import check_reachable
+
+        check_reachable(self._host, self._retry)
+        try:
+            api = self.api()
+            entity = entity or str(api.default_entity)
+        except Exception as error:
+            raise self._explained(error) from error
+        return _ApiReader(api, entity, project, self)
+
+    def _explained(self, error: Exception) -> Exception:
+        return explain_sdk_error(
+            error,
+            host=self._host,
+            retry=self._retry,
+            api_key=self._api_key,
+            api_key_source=self._api_key_source,
+        )
 
     def _may_share(self, run: wandb.Run, spec: RunSpec) -> bool:
         """Whether ``run``, opened by asset code, is the run ``spec`` asks for.
@@ -494,6 +540,32 @@ def _key_fails_verification(api_key: str, host: str, retry: RetryPolicy) -> bool
     return False
 
 
+class _ApiReader:
+    """:class:`ArtifactReader` over ``wandb.Api``: looks artifacts up, records no lineage."""
+
+    def __init__(self, api: wandb.Api, entity: str, project: str, client: SdkWandbClient):
+        self._api = api
+        self.entity = entity
+        self.project = project
+        self._client = client
+
+    def use_artifact(self, qualified_name: str) -> StoredArtifact:
+        try:
+            return cast(StoredArtifact, self._api.artifact(qualified_name))
+        except Exception as error:
+            if _exists(self._api, qualified_name) is False:
+                raise WandbArtifactNotFoundError(qualified_name) from error
+            raise self._client._explained(error) from error
+
+
+def _exists(api: wandb.Api, qualified_name: str) -> bool | None:
+    """Whether W&B has ``qualified_name`` (``None``: it could not say)."""
+    try:
+        return bool(api.artifact_exists(qualified_name))
+    except Exception:
+        return None
+
+
 class _SdkRun:
     def __init__(self, run: wandb.Run, client: SdkWandbClient) -> None:
         self._run = run
@@ -535,7 +607,7 @@ class _SdkRun:
 
     def _exists(self, qualified_name: str) -> bool | None:
         try:
-            return bool(self._client.api().artifact_exists(qualified_name))
+            return _exists(self._client.api(), qualified_name)
         except Exception:
             return None
 

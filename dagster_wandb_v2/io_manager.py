@@ -39,6 +39,8 @@ from typing import Any
 from dagster import (
     AssetExecutionContext,
     ConfigurableIOManager,
+    DagsterInstance,
+    DagsterInvariantViolationError,
     InitResourceContext,
     InputContext,
     OpExecutionContext,
@@ -50,6 +52,7 @@ from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2._unknown_keys import reject_unknown_fields
 from dagster_wandb_v2.cache import ArtifactCache
+from dagster_wandb_v2.client import ArtifactReader
 from dagster_wandb_v2.config import (
     CONFIG_KEY,
     PartitionReadSpec,
@@ -134,7 +137,9 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             run_id=self.run_id,
             run_name=self.run_name,
             run_tags=tuple(self.run_tags),
-            cache=ArtifactCache(self._storage_path(context), self.cache_duration_in_minutes),
+            cache=ArtifactCache(
+                self._storage_path(context.instance), self.cache_duration_in_minutes
+            ),
         )
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
@@ -143,10 +148,10 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             failed_steps = session.step_keys if session.per_step else None
             session.close(failed=_contexts.steps_failed(context, failed_steps))
 
-    def _storage_path(self, context: InitResourceContext) -> Path:
+    def _storage_path(self, instance: DagsterInstance | None) -> Path:
         base_dir = self.base_dir
-        if base_dir is None and context.instance is not None:
-            base_dir = context.instance.storage_directory()
+        if base_dir is None and instance is not None:
+            base_dir = instance.storage_directory()
         if base_dir is None:
             base_dir = os.environ.get("DAGSTER_HOME") or tempfile.gettempdir()
         path = Path(base_dir)
@@ -174,7 +179,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         location = _contexts.output_location(context)
-        raw = _contexts.raw_config(context.definition_metadata, location, context.log)
+        raw = _contexts.raw_config(context.definition_metadata, location, _contexts.log_of(context))
         spec = parse_write_config(
             raw,
             location,
@@ -230,7 +235,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> Any:
         location = _contexts.input_location(context)
-        raw = _contexts.raw_config(context.definition_metadata, location, context.log)
+        raw = _contexts.raw_config(context.definition_metadata, location, _contexts.log_of(context))
         partitioned = context.has_asset_partitions
         spec = parse_read_config(
             raw,
@@ -238,8 +243,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             names_artifact_from_asset_key=context.has_asset_key,
             partitioned=partitioned,
         )
-        session = self._active_session()
-        run = session.run_for(context)
+        run, cache = self._reader_for(context)
         base_name = asset_artifact_name(context.asset_key) if context.has_asset_key else spec.name
         assert base_name is not None
         prefix = f"{run.entity}/{run.project}"
@@ -249,7 +253,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             qualified_name = f"{prefix}/{name}:{read_spec.qualifier}"
             try:
                 return read_artifact(
-                    run, session.cache, qualified_name, read_spec, location, self.signing_key
+                    run, cache, qualified_name, read_spec, location, self.signing_key
                 )
             except WandbArtifactNotFoundError:
                 detail = _missing_artifact_hint(asset, name, prefix, read_spec, partition_key)
@@ -275,6 +279,30 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-read") as pool:
             values = list(pool.map(read_partition, keys))
         return dict(zip(keys, values, strict=True))
+
+    def _reader_for(self, context: InputContext) -> tuple[ArtifactReader, ArtifactCache]:
+        """What an input reads through: the step's W&B run (W&B records the step as a user
+        of the artifact), or, outside a step (``Definitions.load_asset_value``,
+        ``build_input_context``), W&B's public API: no Dagster step consumes the value, so
+        no W&B run is opened and no lineage is recorded."""
+        if self._session is not None and _contexts.step_context_of(context) is not None:
+            return self._session.run_for(context), self._session.cache
+        if self._session is not None:
+            client, cache = self._session.client, self._session.cache
+        else:  # load_input called without setup_for_execution, as in a user's unit test
+            client = self.wandb.get_client()
+            cache = ArtifactCache(
+                self._storage_path(_instance_of(context)), self.cache_duration_in_minutes
+            )
+        reader = client.artifact_reader(self.wandb.resolved_entity, self.wandb.resolved_project)
+        return reader, cache
+
+
+def _instance_of(context: InputContext) -> DagsterInstance | None:
+    try:
+        return context.instance
+    except DagsterInvariantViolationError:
+        return None
 
 
 def _missing_artifact_hint(

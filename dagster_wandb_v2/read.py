@@ -27,8 +27,8 @@ from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache, CacheIntegrityError, entry_md5
 from dagster_wandb_v2.client import (
     ArtifactEntry,
+    ArtifactReader,
     StoredArtifact,
-    WandbRun,
     entry_paths,
     object_names,
 )
@@ -41,7 +41,7 @@ from dagster_wandb_v2.serialization import MODULES, SIGNATURE_METADATA_KEY, veri
 
 
 def read_artifact(
-    run: WandbRun,
+    run: ArtifactReader,
     cache: ArtifactCache,
     qualified_name: str,
     spec: PartitionReadSpec,
@@ -49,6 +49,9 @@ def read_artifact(
     signing_key: str | None = None,
 ) -> Any:
     """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for.
+
+    ``run`` is the step's W&B run (W&B records it as a user of the artifact), or a reader
+    without a run for values loaded outside a step.
 
     With ``signing_key``, a serialized payload is unpickled only if its signature matches.
     """

@@ -41,7 +41,13 @@ import wandb
 from pydantic import Field
 from wandb.errors import UsageError
 
-from dagster_wandb_v2.client import RunSpec, StoredArtifact, WandbClient, WandbRun
+from dagster_wandb_v2.client import (
+    ArtifactReader,
+    RunSpec,
+    StoredArtifact,
+    WandbClient,
+    WandbRun,
+)
 from dagster_wandb_v2.config import ARTIFACT_NAME_PATTERN
 from dagster_wandb_v2.errors import WandbArtifactNotFoundError, WandbRunInUseError
 from dagster_wandb_v2.resource import WandbResource
@@ -589,6 +595,20 @@ class FakeWandbClient:
             run = FakeRun(self.backend, spec)
             self.backend.runs.append(run)
         return run
+
+    def artifact_reader(self, entity: str | None, project: str) -> ArtifactReader:
+        """Like the SDK's public API: looks artifacts up without a run or lineage."""
+        return _FakeReader(self.backend, entity or DEFAULT_ENTITY, project)
+
+
+@dataclass(frozen=True)
+class _FakeReader:
+    backend: FakeWandb
+    entity: str
+    project: str
+
+    def use_artifact(self, qualified_name: str) -> StoredArtifact:
+        return self.backend.artifact(qualified_name)
 
 
 class FakeWandbResource(WandbResource):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetIn, RetryPolicy, asset, materialize
+from dagster import AssetIn, Definitions, RetryPolicy, asset, materialize
 
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2.cache import ArtifactCache
@@ -246,3 +246,13 @@ def test_a_run_finished_by_asset_code_is_marked_failed_when_the_step_fails(
     assert not result.success
     (run,) = fake_wandb.runs
     assert run.state == "failed" and run.resumed == 1
+
+
+def test_load_asset_value_reads_without_a_run(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    resources = fake_wandb.resources(base_dir=str(tmp_path))
+    assert materialize([first], resources=resources).success
+    (run,) = fake_wandb.runs
+    defs = Definitions(assets=[first], resources=resources)
+    assert defs.load_asset_value("first") == 1
+    assert fake_wandb.runs == [run]  # no W&B run for a value no step consumed
+    assert fake_wandb.artifact("fake-entity/fake-project/first:latest").used_by_runs == []
