@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from dagster_wandb_v2._modes import check_mode_stores
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbAuthenticationError,
@@ -205,6 +206,11 @@ class WandbClient(Protocol):
         """
         ...
 
+    def check_mode(self) -> None:
+        """Raise :class:`~dagster_wandb_v2.errors.WandbConfigurationError` if runs would
+        store nothing in W&B (the SDK's ``disabled`` or ``offline`` mode)."""
+        ...
+
     def artifact_reader(self, entity: str | None, project: str) -> ArtifactReader:
         """Reads of ``entity/project`` (``None``: the API key's default entity) without a
         W&B run: for values loaded outside a step (``Definitions.load_asset_value``), which
@@ -305,6 +311,7 @@ class SdkWandbClient:
             if self._matches(_FINISHED_BY_ASSET_CODE.get(run_id), spec)
         ]
         _warn_of_runs_elsewhere(self, spec)
+        self.check_mode()
         arguments: dict[str, Any] = dict(
             id=finished[0] if finished else spec.run_id,
             name=spec.name,
@@ -337,6 +344,9 @@ class SdkWandbClient:
         _OPENED_HERE.add(run)
         return _SdkRun(run, self)
 
+    def check_mode(self) -> None:
+        check_mode_stores("WandbArtifactsIOManager")
+
     def artifact_reader(self, entity: str | None, project: str) -> ArtifactReader:
         from dagster_wandb_v2._reachability import check_reachable
 
@@ -364,6 +374,12 @@ class SdkWandbClient:
         """
         if run.id not in {spec.run_id, *spec.shared_ids}:
             return False
+        check_mode_stores(
+            f"WandbArtifactsIOManager (W&B run '{run.id}', opened by asset code)",
+            str(run.settings.mode),
+            "wandb.init(mode=...) or the settings asset code passed; open it online, or "
+            "log to dagster_wandb_v2.step_run(context)",
+        )
         location = _location_of(run)
         if not self._matches(location, spec):
             raise WandbRunInUseError(

@@ -129,8 +129,11 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         dagster_run = context.run
         dagster_run_id = dagster_run.run_id if dagster_run is not None else str(uuid.uuid4())
+        client = self.wandb.get_client()
+        if dagster_run is not None:  # reads outside a run go through W&B's API: any mode
+            client.check_mode()
         self._session = StepSession(
-            client=self.wandb.get_client(),
+            client=client,
             entity=self.wandb.resolved_entity,
             project=self.wandb.resolved_project,
             dagster_run_id=dagster_run_id,

@@ -596,6 +596,9 @@ class FakeWandbClient:
             self.backend.runs.append(run)
         return run
 
+    def check_mode(self) -> None:
+        """The fake stores in memory whatever the wandb SDK's mode."""
+
     def artifact_reader(self, entity: str | None, project: str) -> ArtifactReader:
         """Like the SDK's public API: looks artifacts up without a run or lineage."""
         return _FakeReader(self.backend, entity or DEFAULT_ENTITY, project)
