@@ -10,12 +10,14 @@ Example (at the bottom of your ``definitions.py``, or in a test)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from dagster import (
     AssetKey,
     Definitions,
+    EnvVar,
     GraphDefinition,
     OpDefinition,
     StaticPartitionsDefinition,
@@ -23,10 +25,14 @@ from dagster import (
 
 from dagster_wandb_v2._contexts import LEGACY_CONFIG_KEY, raw_config
 from dagster_wandb_v2._location import Location
+from dagster_wandb_v2._session import INTEGRATION_TAG
 from dagster_wandb_v2.artifact_writers import AssetWriter, OpWriter, Writer, clashes
 from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+from dagster_wandb_v2.resource import ENV_BASE_URL, ENV_PROJECT, WandbResource
+from dagster_wandb_v2.return_types import annotation_text, returned_kind, type_rule_problems
+from dagster_wandb_v2.wandb_rules import run_setting_problem
 
 
 def validate_definitions(defs: Definitions) -> None:
@@ -42,8 +48,9 @@ def definition_problems(defs: Definitions) -> list[str]:
     wandb_keys = _wandb_io_manager_keys(defs.resources or {})
     for job in repository.get_all_jobs():
         wandb_keys |= _wandb_io_manager_keys(job.resource_defs)
+    problems: list[str] = _resource_problems(defs.resources or {})
     if not wandb_keys:
-        return []
+        return problems
     assets_defs = {id(a): a for a in repository.assets_defs_by_key.values()}.values()
     io_manager_of = {
         key: assets_def.get_io_manager_key_for_asset_key(key)
@@ -57,7 +64,6 @@ def definition_problems(defs: Definitions) -> list[str]:
         io_manager_of.setdefault(key, source_asset.get_io_manager_key())
         partitions_def_of.setdefault(key, source_asset.partitions_def)
     partitioned = {key: value is not None for key, value in partitions_def_of.items()}
-    problems: list[str] = []
     asset_node_names: set[str] = set()
     writers = _asset_writers(repository, io_manager_of, wandb_keys, defs.resources or {})
     graph_asset_outputs = _graph_asset_outputs(assets_defs)
@@ -77,7 +83,7 @@ def definition_problems(defs: Definitions) -> list[str]:
                 ),
                 output_def.metadata,
                 location,
-            )
+            ) or _type_rule_problems(output_def, location, assets_def.partitions_def)
         for input_def in node_def.input_defs:
             upstream = assets_def.keys_by_input_name.get(input_def.name)
             managed = input_def.input_manager_key in wandb_keys or (
@@ -119,7 +125,7 @@ def definition_problems(defs: Definitions) -> list[str]:
                             ),
                             output_def.metadata,
                             location,
-                        )
+                        ) or _type_rule_problems(output_def, location, None)
                         continue
                     named = _configured_name(output_def.metadata)
                     if named is not None:
@@ -128,7 +134,8 @@ def definition_problems(defs: Definitions) -> list[str]:
                             op_def.name, output_def.name, named, job.partitions_def, target
                         )
                         writers.setdefault(op_writer, location)
-                    returns_artifact = _returns_wandb_artifact(output_def)
+                    kind = returned_kind(output_def, partitioned=job.partitions_def is not None)
+                    returns_artifact = kind == "artifact"
                     problems += _check(
                         lambda raw, location=location, returns_artifact=returns_artifact: (
                             parse_write_config(
@@ -140,7 +147,7 @@ def definition_problems(defs: Definitions) -> list[str]:
                         ),
                         output_def.metadata,
                         location,
-                    )
+                    ) or _type_rule_problems(output_def, location, job.partitions_def)
             for input_def in op_def.input_defs:
                 if input_def.input_manager_key in wandb_keys or CONFIG_KEY in input_def.metadata:
                     location = Location("op", op_def.name, "input", input_def.name)
@@ -190,6 +197,52 @@ def _asset_writers(
     return writers
 
 
+def _resource_problems(resources: Mapping[str, Any]) -> list[str]:
+    """The ``wandb.init`` settings of every W&B resource and IO manager, checked with the
+    wandb SDK's validators (a run refuses them otherwise). Values from environment variables
+    are checked when the variable is set at load time."""
+    problems = []
+    for key, resource in resources.items():
+        settings: list[tuple[str, str, object]] = []
+        if isinstance(resource, WandbArtifactsIOManager):
+            settings += _wandb_resource_settings(resource.wandb, "wandb.")
+            if (run_id := _value(resource.run_id)) is not None:
+                settings.append(("run_id", "run_id", run_id))
+            tags = [*map(_value, resource.run_tags), INTEGRATION_TAG]
+            settings.append(("run_tags", "run_tags", tags))
+        elif isinstance(resource, WandbResource):
+            settings += _wandb_resource_settings(resource, "")
+        for setting, field, value in settings:
+            if (problem := run_setting_problem(setting, value)) is not None:
+                problems.append(f"resource '{key}': {field}: {problem} (wandb.init refuses it)")
+    return problems
+
+
+def _wandb_resource_settings(resource: WandbResource, prefix: str) -> list[tuple[str, str, object]]:
+    """``(wandb setting, where it comes from, value)`` of a resource, as a run resolves them."""
+    found: list[tuple[str, str, object]] = []
+    for setting, field, variable in (
+        ("base_url", "host", ENV_BASE_URL),
+        ("project", "project", ENV_PROJECT),
+        ("api_key", "api_key", None),
+    ):
+        configured = getattr(resource, field)
+        value = _value(configured)
+        where = f"{prefix}{field}"
+        if isinstance(configured, EnvVar):
+            where += f" (environment variable {configured.env_var_name})"
+        if configured is None and variable is not None:
+            value, where = os.environ.get(variable) or None, f"environment variable {variable}"
+        if value is not None:
+            found.append((setting, where, value))
+    return found
+
+
+def _value(configured: str | None) -> str | None:
+    """A configured value; an ``EnvVar``'s value when the variable is set, else ``None``."""
+    return configured.get_value() if isinstance(configured, EnvVar) else configured
+
+
 def _graph_asset_outputs(assets_defs: Iterable[Any]) -> dict[tuple[str, str], AssetKey]:
     """``(op name, output name)`` of the ops whose output is a graph-backed asset's."""
     found = {}
@@ -226,12 +279,11 @@ def _configured_name(metadata: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _returns_wandb_artifact(output_def: Any) -> bool:
-    """Whether an output is annotated as a ``wandb.Artifact`` (which names itself)."""
-    import wandb
-
-    typing_type = getattr(output_def.dagster_type, "typing_type", None)
-    return isinstance(typing_type, type) and issubclass(typing_type, wandb.Artifact)
+def _type_rule_problems(output_def: Any, location: Location, partitions_def: Any) -> list[str]:
+    """``type`` required or refused, as the output's return annotation says."""
+    kind = returned_kind(output_def, partitioned=partitions_def is not None)
+    raw = output_def.metadata.get(CONFIG_KEY, output_def.metadata.get(LEGACY_CONFIG_KEY))
+    return type_rule_problems(raw, kind, location, annotation_text(output_def))
 
 
 def _wandb_io_manager_keys(resources: Mapping[str, Any]) -> set[str]:
