@@ -17,7 +17,12 @@ before the artifact is logged, and a breach is an error naming the asset and the
   manager adds (``source_*``) included; the SDK raises a bare ``ValueError``;
 - ``add_files``/``add_dirs``/``add_references`` entries with the path of the output's own
   entry (``output.pickle``, ``Table.table.json``) and ``overwrite``/``merge`` would replace
-  the returned value.
+  the returned value;
+- ``Artifact.add`` stores a W&B object read from another artifact (an input's ``get``) as a
+  reference to that artifact's entry, so rows added to such a Table since were lost: a
+  changed object is stored by content (:func:`with_own_content`). (A returned
+  ``wandb.Artifact`` that the user filled this way keeps no trace of the object, so it
+  cannot be checked.)
 
 Example::
 
@@ -28,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,6 +90,37 @@ def added_object_problems(artifact: Any) -> list[str]:
     for obj, entry in added.values():
         problems += table_row_problems(obj, f"the returned artifact's entry '{entry.path}'")
     return problems
+
+
+def _changed_since_read(value: Any) -> bool:
+    """Whether a W&B object read from an artifact (``get``) differs from what it holds."""
+    source = getattr(value, "_artifact_source", None)
+    if source is None or not source.name:
+        return False
+    try:
+        return bool(source.artifact.get(source.name) != value)
+    except Exception:  # cannot read it back: treat as changed, store the content
+        return True
+
+
+def with_own_content(value: Any) -> Any:
+    """``value`` as ``Artifact.add`` must receive it to store its current content.
+
+    The SDK stores a W&B object read from another artifact, or already added to one, as a
+    reference to that artifact's entry, whatever changed since. An unchanged object read
+    from an artifact stays a reference (W&B shows where it came from); any other is a copy
+    detached from the other artifact.
+    """
+    source = getattr(value, "_artifact_source", None)
+    target = getattr(value, "_artifact_target", None)
+    if source is None and target is None:
+        return value
+    if source is not None and target is None and not _changed_since_read(value):
+        return value
+    detached = copy.copy(value)
+    detached._artifact_source = None
+    detached._artifact_target = None
+    return detached
 
 
 def metadata_problems(user_keys: Mapping[str, Any], added_keys: Mapping[str, Any]) -> list[str]:

@@ -31,6 +31,7 @@ from dagster_wandb_v2.limits import (
     reference_problem,
     replaced_entry_problems,
     table_row_problems,
+    with_own_content,
 )
 from dagster_wandb_v2.serialization import (
     SIGNATURE_METADATA_KEY,
@@ -172,7 +173,7 @@ class WandbObjectStrategy:
         problems = table_row_problems(value, f"the returned {type(value).__name__}")
         if problems:
             raise WandbArtifactsIOManagerError(f"{request.location}: {problems[0]}")
-        artifact.add(value, type(value).__name__)
+        artifact.add(with_own_content(value), type(value).__name__)
         return BuiltArtifact(artifact, warnings=warnings)
 
 

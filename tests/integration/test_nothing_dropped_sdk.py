@@ -180,3 +180,46 @@ def test_a_reference_with_more_objects_than_max_objects_names_the_limit(
         "output.pickle",
         *(f"shards/{index}.txt" for index in range(4)),
     ]
+
+
+def test_a_table_read_changed_and_returned_keeps_its_new_rows(
+    local_wandb: LocalWandbProject,
+) -> None:
+    """The SDK stores an object read from an artifact as a reference to it: the row added
+    here was lost (the downstream artifact pointed at the upstream's two rows)."""
+    get_table = _config(get="Table")
+
+    @asset(metadata=_config(type="dataset"), io_manager_key=IO)
+    def raw() -> wandb.Table:
+        return _table(2)
+
+    @asset(
+        ins={"raw": AssetIn(metadata=get_table, input_manager_key=IO)},
+        metadata=_config(type="dataset"),
+        io_manager_key=IO,
+    )
+    def extended(raw: wandb.Table) -> wandb.Table:
+        raw.add_data(2)
+        return raw
+
+    @asset(
+        ins={"raw": AssetIn(metadata=get_table, input_manager_key=IO)},
+        metadata=_config(type="dataset"),
+        io_manager_key=IO,
+    )
+    def unchanged(raw: wandb.Table) -> wandb.Table:
+        return raw
+
+    @asset(ins={"extended": AssetIn(metadata=get_table, input_manager_key=IO)})
+    def rows(extended: wandb.Table) -> list[list[int]]:
+        return [list(row) for row in extended.data]
+
+    resources = local_wandb.resources()
+    materialize([raw], resources=resources)
+    materialize([raw.to_source_asset(), extended, unchanged], resources=resources)
+    result = materialize([extended.to_source_asset(), rows], resources=resources)
+
+    assert result.output_for_node("rows") == [[0], [1], [2]]
+    api = local_wandb.api()
+    (kept,) = api.artifact(local_wandb.path("unchanged:latest")).manifest.entries.values()
+    assert kept.ref is not None and kept.ref.startswith("wandb-artifact://")  # still a reference
