@@ -51,6 +51,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from dagster_wandb_v2 import _contexts
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2._unknown_keys import reject_unknown_fields
+from dagster_wandb_v2.artifact_writers import claimants, other_writers_in_run
 from dagster_wandb_v2.cache import ArtifactCache
 from dagster_wandb_v2.client import ArtifactReader
 from dagster_wandb_v2.config import (
@@ -62,6 +63,7 @@ from dagster_wandb_v2.config import (
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbArtifactsIOManagerError,
+    WandbConfigurationError,
 )
 from dagster_wandb_v2.metadata import artifact_source_metadata, materialization_metadata
 from dagster_wandb_v2.naming import (
@@ -201,6 +203,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         else:  # parse_write_config guarantees a name unless the value is an Artifact
             base_name = spec.name or str(obj.name).split(":")[0]
         targets = _contexts.write_targets(context, obj, base_name, location)
+        _refuse_shared_artifacts([name for name, _, _ in targets], context, location)
         run = session.run_for(context)
         summary = []
         for name, value, partition_key in targets:
@@ -306,6 +309,20 @@ def _instance_of(context: InputContext) -> DagsterInstance | None:
         return context.instance
     except DagsterInvariantViolationError:
         return None
+
+
+def _refuse_shared_artifacts(names: list[str], context: OutputContext, location: Any) -> None:
+    """Refuse to write an artifact another asset of this run writes too (each would
+    overwrite the other's ``latest``)."""
+    others = other_writers_in_run(context)
+    problems = [
+        f"{location}: {owner} is written to the W&B artifact '{name}' too; an asset's "
+        "artifact is written by that asset only: rename one of them"
+        for name in names
+        for owner in claimants(name, others)
+    ]
+    if problems:
+        raise WandbConfigurationError(problems)
 
 
 def _missing_artifact_hint(

@@ -20,6 +20,7 @@ Each check returns ``None`` when the value is valid, else the reason, e.g.::
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Iterable
 
@@ -132,5 +133,29 @@ def registry_problem(registry: str) -> str | None:
     try:
         validate_project_name(f"{REGISTRY_PREFIX}{registry}")
     except ValueError as error:
+        return str(error)
+    return None
+
+
+RUN_SETTINGS = ("project", "run_id", "run_tags", "base_url", "api_key")
+"""The ``wandb.Settings`` the IO manager and the resource pass to ``wandb.init``."""
+
+
+def run_setting_problem(setting: str, value: object) -> str | None:
+    """Why ``wandb.init`` refuses ``value`` for ``setting`` (one of :data:`RUN_SETTINGS`),
+    by the wandb SDK's own validator (``wandb.Settings.validate_<setting>``): a project
+    without ``/\\#?%:`` and at most 128 characters, a run id without ``:;,#?/'``, tags of 1
+    to 64 characters, a W&B host URL, an API key without surrounding spaces.
+
+    >>> run_setting_problem("run_tags", ["x" * 65])[:40]
+    "Tag 'xxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxx"
+    """
+    from wandb.sdk.wandb_settings import Settings
+
+    validator = getattr(Settings, f"validate_{setting}")
+    takes_other_settings = len(inspect.signature(validator).parameters) > 1
+    try:
+        validator(value, None) if takes_other_settings else validator(value)
+    except Exception as error:
         return str(error)
     return None

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +24,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.config import CONFIG_KEY, WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
+from dagster_wandb_v2.limits import (
+    added_object_problems,
+    metadata_problems,
+    reference_kwargs,
+    reference_problem,
+    replaced_entry_problems,
+    table_row_problems,
+    with_own_content,
+)
 from dagster_wandb_v2.serialization import (
     SIGNATURE_METADATA_KEY,
     get_module,
@@ -113,6 +122,11 @@ class UserArtifactStrategy:
                 f"{location}: {CONFIG_KEY}.description: the returned wandb.Artifact already has "
                 "a description; set it in one place only"
             )
+        problems += [
+            f"{location}: {problem}"
+            for problem in added_object_problems(value)
+            + metadata_problems(value.metadata, request.source_metadata)
+        ]
         if problems:
             raise WandbConfigurationError(problems)
         warnings = []
@@ -156,7 +170,10 @@ class WandbObjectStrategy:
                 f"{request.location}: {CONFIG_KEY}.serialization_module is ignored: the output "
                 f"is a W&B object ({type(value).__name__})"
             )
-        artifact.add(value, type(value).__name__)
+        problems = table_row_problems(value, f"the returned {type(value).__name__}")
+        if problems:
+            raise WandbArtifactsIOManagerError(f"{request.location}: {problems[0]}")
+        artifact.add(with_own_content(value), type(value).__name__)
         return BuiltArtifact(artifact, warnings=warnings)
 
 
@@ -194,7 +211,12 @@ def build_artifact(value: Any, request: WriteRequest) -> BuiltArtifact:
     """Pick the strategy for ``value``, build the artifact, then add configured extras."""
     strategy = next(strategy for strategy in STRATEGIES if strategy.accepts(value))
     built = strategy.build(value, request)
-    _add_extras(built.artifact, request)
+    own_entries = {
+        path: str(entry.digest) for path, entry in built.artifact.manifest.entries.items()
+    }
+    if isinstance(strategy, UserArtifactStrategy):
+        own_entries = {}  # the user's own entries: theirs to overwrite
+    _add_extras(built.artifact, request, own_entries)
     _set_ttl(built.artifact, request.spec)
     return built
 
@@ -215,12 +237,30 @@ _ADDERS: dict[str, Callable[[wandb.Artifact], Callable[..., Any]]] = {
 }
 
 
-def _add_extras(artifact: wandb.Artifact, request: WriteRequest) -> None:
+def _add_extras(
+    artifact: wandb.Artifact, request: WriteRequest, own_entries: Mapping[str, str]
+) -> None:
+    """Add ``add_files``/``add_dirs``/``add_references``; none may replace ``own_entries``
+    (the output's own entries, path -> digest) or be cut by ``max_objects``."""
     for key, adder in _ADDERS.items():
         for index, kwargs in enumerate(getattr(request.spec, key)):
+            where = f"{CONFIG_KEY}.{key}.{index}"
+            limit = None
+            if key == "add_references":
+                kwargs, limit = reference_kwargs(kwargs)
             try:
-                adder(artifact)(**kwargs)
+                added = adder(artifact)(**kwargs)
             except Exception as error:
-                raise WandbConfigurationError(
-                    [f"{request.location}: {CONFIG_KEY}.{key}.{index}: {error}"]
-                ) from error
+                message = str(error)
+                if limit is not None and "Exceeded" in message:  # file:// stops with an error
+                    message = reference_problem(kwargs.get("uri"), limit + 1, limit) or message
+                problem = f"{request.location}: {where}: {message}"
+                raise WandbConfigurationError([problem]) from error
+            problems = replaced_entry_problems(
+                own_entries, artifact.manifest.entries, request.location, where
+            )
+            if limit is not None:
+                cut = reference_problem(kwargs.get("uri"), len(added), limit)
+                problems += [f"{request.location}: {where}: {cut}"] if cut else []
+            if problems:
+                raise WandbConfigurationError(problems)

@@ -470,11 +470,26 @@ CASES: dict[str, Case] = {
             "(its partitions: red, blue)"
         ],
     ),
-    # --- known only at run time ---------------------------------------------------------
-    # Whether the value will be a wandb.Artifact is known when it is returned. (An output
-    # annotated with another type, like this one, could be told at load time.)
-    "type_missing": Case(
+    # The return annotation tells whether the value will be a wandb.Artifact.
+    "type_missing_for_an_annotated_output": Case(
         [writer({}, returns=list[int])],
+        [
+            f"{OUT}: {KEY}.type: required when the output is not a wandb.Artifact (it is "
+            "annotated as 'list[int]'); give e.g. 'dataset' or 'model'"
+        ],
+    ),
+    "type_given_for_an_output_annotated_as_an_artifact": Case(
+        [writer({"type": "model"}, returns=wandb.Artifact)],
+        [
+            f"{OUT}: {KEY}.type: not allowed when the output is a wandb.Artifact (annotated "
+            "as returning one, which has its own type); remove 'type'"
+        ],
+    ),
+    # --- known only at run time ---------------------------------------------------------
+    # Without a return annotation, whether the value will be a wandb.Artifact is known
+    # when it is returned.
+    "type_missing": Case(
+        [writer({})],
         [
             f"{OUT}: {KEY}.type: required when the output is not a wandb.Artifact "
             "(e.g. 'dataset' or 'model')"

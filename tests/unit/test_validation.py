@@ -224,7 +224,7 @@ def test_valid_definitions_pass(resources: dict[str, Any]) -> None:
     @multi_asset(
         outs={
             "left": AssetOut(io_manager_key=IO, metadata=_config(type="t")),
-            "right": AssetOut(io_manager_key=IO),
+            "right": AssetOut(io_manager_key=IO, metadata=_config(type="t")),
         }
     )
     def pair() -> tuple[int, int]:
