@@ -97,6 +97,9 @@ class WandbArtifactConfiguration(TypedDict):
     """
 
     name: NotRequired[str]
+    """The artifact's name (``@op`` outputs and inputs). On an input also where to read:
+    ``entity/project/name`` or a registry path ``wandb-registry-<registry>/<collection>``,
+    optionally ending in ``:alias`` or ``:vN`` (see :mod:`dagster_wandb_v2.read_path`)."""
     type: NotRequired[str]
     description: NotRequired[str]
     aliases: NotRequired[list[str]]

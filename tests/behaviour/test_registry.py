@@ -214,11 +214,13 @@ def test_assets_and_ops_read_a_registry_collection(backend: Backend) -> None:
     def score(model: list[int]) -> int:
         return sum(model)
 
-    @job(resource_defs=resources)
+    # In a partitioned job an op's input reads its partition's artifact; a registry
+    # collection holds versions, not partitions, so it is read as named.
+    @job(resource_defs=resources, partitions_def=COLORS)
     def scoring() -> None:
         score()
 
-    assert scoring.execute_in_process().output_for_node("score") == 3
+    assert scoring.execute_in_process(partition_key="red").output_for_node("score") == 3
 
 
 def test_a_registry_read_that_finds_nothing_says_what_to_check(backend: Backend) -> None:
