@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import wandb
 from dagster import (
     AssetIn,
     AssetSpec,
@@ -305,3 +306,26 @@ def test_a_partitioned_asset_reads_its_partitions_from_another_project(backend: 
     )
     assert result.output_for_node("report") == "blue"
     assert backend.used_artifacts(result.run_id) == ["scores.blue:v0"]
+
+
+def test_get_reads_a_wandb_object_of_a_registry_version(backend: Backend) -> None:
+    writer = backend.start_run()
+    draft = backend.draft("scores", "x")
+    draft.add(wandb.Table(columns=["a"], data=[[7], [8]]), "tables/scores")
+    stored = log(writer, draft)
+    golden = backend.unique("golden")
+    writer.link_artifact(stored, f"wandb-registry-dataset/{golden}", ["golden"])
+    writer.finish()
+    read = {"name": f"wandb-registry-dataset/{golden}:golden", "get": "tables/scores"}
+
+    @op(ins={"table": In(input_manager_key=IO, metadata={"wandb_artifact_configuration": read})})
+    def column(table: wandb.Table) -> list[int]:
+        return list(table.get_column("a"))
+
+    @job(resource_defs=backend.resources())
+    def reading() -> None:
+        column()
+
+    result = reading.execute_in_process()
+    assert result.output_for_node("column") == [7, 8]
+    assert backend.used_artifacts(result.run_id) == ["scores:v0"]
