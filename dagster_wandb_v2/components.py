@@ -33,6 +33,7 @@ from dagster.components import (
     ComponentLoadContext,
     ComponentTypeSpec,
     Model,
+    ResolutionContext,
     Resolvable,
     Resolver,
     Scaffolder,
@@ -40,7 +41,14 @@ from dagster.components import (
     scaffold_component,
     scaffold_with,
 )
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from dagster_wandb_v2._unknown_keys import unknown_field_problems
 from dagster_wandb_v2.client import WANDB_CLOUD_HOST
@@ -79,6 +87,12 @@ def _doc(description: str) -> Resolver:
     return resolver
 
 
+# Bounds live in the field types (``NonNegativeInt``), never in ``Field(ge=...)``: Dagster
+# copies a ``Field``'s constraints onto the YAML model, where every field also accepts a
+# template string, and a number bound cannot apply to a template. In the type, the bound
+# applies to a number in the YAML and to a template's rendered value.
+
+
 class WandbIOManagerSettings(Model, Resolvable):
     """The ``io_manager`` block: settings of the W&B Artifacts IO manager.
 
@@ -101,9 +115,9 @@ class WandbIOManagerSettings(Model, Resolvable):
         _doc("Local storage and cache directory; defaults to the Dagster storage dir."),
     ] = Field(default=None)
     cache_duration_in_minutes: Annotated[
-        int | None,
+        NonNegativeInt | None,
         _doc("How long unused cached artifacts are kept (default 30 days); 0: no cache."),
-    ] = Field(default=None, ge=0)
+    ] = Field(default=None)
     run_id: Annotated[
         str | None,
         _doc("W&B run id; defaults to the Dagster run id (resumable)."),
@@ -117,9 +131,9 @@ class WandbIOManagerSettings(Model, Resolvable):
         _doc("W&B run tags; 'dagster_wandb' is always added."),
     ] = Field(default=None)
     max_concurrent_reads: Annotated[
-        int | None,
+        PositiveInt | None,
         _doc("How many partitions of one input are looked up and downloaded at once."),
-    ] = Field(default=None, ge=1)
+    ] = Field(default=None)
     signing_key_env_var: Annotated[
         str | None,
         _doc(
@@ -150,6 +164,26 @@ class WandbIOManagerSettings(Model, Resolvable):
         if self.signing_key_env_var is not None:
             settings["signing_key"] = EnvVar(self.signing_key_env_var)
         return WandbArtifactsIOManager(wandb=wandb, **settings)
+
+
+def _resolve_io_manager_block(
+    context: ResolutionContext, block: Any
+) -> WandbIOManagerSettings | None:
+    """The ``io_manager`` block resolved; a template in place of the block is refused by name.
+
+    Dagster accepts a template string for any attribute, but a template renders to a string
+    and this block is a mapping: template the settings inside it instead.
+    """
+    if block is None:
+        return None
+    if isinstance(block, str):
+        raise ValueError(
+            "io_manager: expected a block of settings (or null), got a string (a template "
+            "renders to text); template the settings inside the block instead, e.g. "
+            "'io_manager: {cache_duration_in_minutes: \"{{ env.WANDB_CACHE_MINUTES }}\"}'"
+        )
+    settings: WandbIOManagerSettings = WandbIOManagerSettings.resolve_from_model(context, block)
+    return settings
 
 
 class WandbComponentScaffolder(Scaffolder[Any]):
@@ -211,24 +245,28 @@ class WandbComponent(Component, Resolvable, Model):
         ),
     ] = Field(default="WANDB_API_KEY")
     max_retries: Annotated[
-        int | None,
+        NonNegativeInt | None,
         _doc("Retries of a failed W&B request before the step fails; default: the SDK's."),
-    ] = Field(default=None, ge=0)
+    ] = Field(default=None)
     retry_wait_max_seconds: Annotated[
-        int | None,
+        PositiveInt | None,
         _doc("Longest wait between two retries; waits grow from 1 s up to it."),
-    ] = Field(default=None, ge=1)
+    ] = Field(default=None)
     request_timeout_seconds: Annotated[
-        int | None,
+        PositiveInt | None,
         _doc("Timeout of one W&B request attempt; default: the SDK's."),
-    ] = Field(default=None, ge=1)
+    ] = Field(default=None)
     resource_key: Annotated[
         str,
         _doc("Resource key of the WandbResource (the parameter name in your ops)."),
     ] = Field(default="wandb", min_length=1)
     io_manager: Annotated[
         WandbIOManagerSettings | None,
-        _doc("W&B Artifacts IO manager settings; null for no IO manager."),
+        Resolver(
+            _resolve_io_manager_block,
+            model_field_type=WandbIOManagerSettings.model() | None,
+            description="W&B Artifacts IO manager settings; null for no IO manager.",
+        ),
     ] = Field(default_factory=WandbIOManagerSettings)
 
     @field_validator("api_key_env_var")

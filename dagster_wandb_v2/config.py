@@ -34,6 +34,7 @@ from typing_extensions import NotRequired, TypedDict
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2._unknown_keys import did_you_mean
 from dagster_wandb_v2.errors import WandbConfigurationError
+from dagster_wandb_v2.read_path import ReadPath, ReadPathError
 from dagster_wandb_v2.wandb_rules import (
     VALID_NAME,
     VERSION,
@@ -96,6 +97,9 @@ class WandbArtifactConfiguration(TypedDict):
     """
 
     name: NotRequired[str]
+    """The artifact's name (``@op`` outputs and inputs). On an input also where to read:
+    ``entity/project/name`` or a registry path ``wandb-registry-<registry>/<collection>``,
+    optionally ending in ``:alias`` or ``:vN`` (see :mod:`dagster_wandb_v2.read_path`)."""
     type: NotRequired[str]
     description: NotRequired[str]
     aliases: NotRequired[list[str]]
@@ -199,6 +203,8 @@ class ReadSpec(PartitionReadSpec):
     """A validated input configuration."""
 
     name: str | None = None
+    path: ReadPath | None = None
+    """``name`` parsed: where to read (another project, a registry collection)."""
     partitions: Mapping[str, PartitionReadSpec] = field(default_factory=dict)
     legacy_partition_names: bool = False
 
@@ -342,7 +348,8 @@ def parse_read_config(
     """
     config = _validate_shape(raw, location)
     problems = _side_problems(config, location, READ_KEYS, "writing (on an output)")
-    problems += _name_problems(config, location, names_artifact_from_asset_key)
+    path, name_problems = _read_name(config, location, names_artifact_from_asset_key, partitioned)
+    problems += name_problems
     problems += _selector_problems(config, location, CONFIG_KEY)
     partitions: dict[str, PartitionReadSpec] = {}
     for key, partition_config in config.get("partitions", {}).items():
@@ -370,10 +377,11 @@ def parse_read_config(
         raise WandbConfigurationError(problems)
     return ReadSpec(
         name=config.get("name"),
+        path=path,
         get=config.get("get"),
         get_path=config.get("get_path"),
-        version=config.get("version"),
-        alias=config.get("alias"),
+        version=config.get("version") or (path.version if path else None),
+        alias=config.get("alias") or (path.alias if path else None),
         partitions=partitions,
         legacy_partition_names=config.get("legacy_partition_names", False),
     )
@@ -466,6 +474,52 @@ def _name_problems(
     if name is not None:
         return validate_artifact_name(name, location, f"{CONFIG_KEY}.name")
     return []
+
+
+def _read_name(
+    config: Mapping[str, Any],
+    location: Location,
+    names_artifact_from_asset_key: bool,
+    partitioned: bool | None,
+) -> tuple[ReadPath | None, list[str]]:
+    """An input's ``name`` parsed as a W&B path (see :mod:`~dagster_wandb_v2.read_path`).
+
+    On an asset's input, ``name`` may only say where else the asset's artifact is read from
+    (another project, a registry collection); a registry collection holds versions, not
+    partitions, so it cannot be read per partition.
+    """
+    name = config.get("name")
+    key = f"{CONFIG_KEY}.name"
+    if name is None:
+        return None, _name_problems(config, location, names_artifact_from_asset_key)
+    try:
+        path = ReadPath.parse(name)
+    except ReadPathError as error:
+        return None, [f"{location}: {key}: {problem}" for problem in error.problems]
+    if names_artifact_from_asset_key and not path.elsewhere:
+        return None, [
+            f"{location}: {key}: not allowed here, the artifact is named after the asset key; "
+            "remove 'name', or give 'entity/project/name' or a registry path "
+            "'wandb-registry-<registry>/<collection>' to read it from there"
+        ]
+    problems = []
+    for selector in ("version", "alias"):
+        if path.qualifier is not None and selector in config:
+            problems.append(
+                f"{location}: {key}: '{name}' ends in ':{path.qualifier}' and '{selector}' is "
+                "given too; use only one"
+            )
+    if path.registry is not None:
+        per_partition = [k for k in ("partitions", "legacy_partition_names") if k in config]
+        if partitioned is True or per_partition:
+            problems.append(
+                f"{location}: {key}: '{name}' is a W&B Registry collection, which holds "
+                "versions, not partitions: it cannot be read per partition"
+                + (f" (remove {', '.join(per_partition)})" if per_partition else "")
+                + "; read it from an unpartitioned input, or read the partitions from "
+                "their project ('entity/project/name')"
+            )
+    return path, problems
 
 
 def _selector_problems(

@@ -72,6 +72,7 @@ from dagster_wandb_v2.naming import (
     partition_artifact_name,
 )
 from dagster_wandb_v2.read import read_artifact
+from dagster_wandb_v2.read_path import ReadPath
 from dagster_wandb_v2.resource import WandbResource
 from dagster_wandb_v2.write import WriteRequest, build_artifact
 
@@ -250,24 +251,27 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             partitioned=partitioned,
         )
         run, cache = self._reader_for(context)
-        base_name = asset_artifact_name(context.asset_key) if context.has_asset_key else spec.name
-        assert base_name is not None
-        prefix = f"{run.entity}/{run.project}"
+        # parse_read_config guarantees a path for an op's input (its name is required)
+        path = spec.path or ReadPath(asset_artifact_name(context.asset_key))
+        base_name = path.name
         asset = context.asset_key.to_user_string() if context.has_asset_key else None
 
         def read(name: str, read_spec: PartitionReadSpec, partition_key: str | None) -> Any:
-            qualified_name = f"{prefix}/{name}:{read_spec.qualifier}"
+            where = path.artifact_path(run.entity, run.project, name)
+            qualified_name = f"{where}:{read_spec.qualifier}"
             try:
                 return read_artifact(
                     run, cache, qualified_name, read_spec, location, self.signing_key
                 )
             except WandbArtifactNotFoundError:
-                detail = _missing_artifact_hint(asset, name, prefix, read_spec, partition_key)
+                detail = _missing_artifact_hint(asset, where, path, read_spec, partition_key)
                 raise WandbArtifactNotFoundError(qualified_name, detail, location) from None
 
         if not partitioned:
             partition_key = None
-            if context.has_partition_key and not context.has_asset_key:
+            # An op's input in a partitioned job reads its partition's artifact; a registry
+            # collection holds versions, not partitions, so it is read as named.
+            if context.has_partition_key and not context.has_asset_key and not path.registry:
                 partition_key = context.partition_key
                 base_name = partition_artifact_name(base_name, partition_key)
             return read(base_name, spec, partition_key)
@@ -326,25 +330,42 @@ def _refuse_shared_artifacts(names: list[str], context: OutputContext, location:
 
 
 def _missing_artifact_hint(
-    asset: str | None, name: str, prefix: str, spec: PartitionReadSpec, partition_key: str | None
+    asset: str | None,
+    artifact_path: str,
+    path: ReadPath,
+    spec: PartitionReadSpec,
+    partition_key: str | None,
 ) -> str:
-    """What to check when the artifact ``name`` is not in W&B project ``prefix``.
+    """What to check when the artifact at ``artifact_path`` (``entity/project/name``, or a
+    registry path) is not in W&B.
 
     ``asset`` is the upstream asset (``None`` for an ``@op`` input named in configuration).
     """
-    if asset is None:
-        written = f"an artifact named '{name}' ({CONFIG_KEY}.name) was logged to W&B"
+    prefix, _, name = artifact_path.rpartition("/")
+    if path.registry is not None:
+        checks = [
+            f"a version was linked to the W&B Registry collection '{artifact_path}' "
+            "(link_to, or the W&B app)",
+            "the API key's user is a member of the registry",
+        ]
+    elif path.elsewhere:
+        checks = [f"an artifact named '{name}' was logged to W&B project '{prefix}'"]
+    elif asset is None:
+        checks = [f"an artifact named '{name}' ({CONFIG_KEY}.name) was logged to W&B"]
     else:
         partition = f"partition '{partition_key}' of " if partition_key is not None else ""
-        written = (
+        checks = [
             f"{partition}asset '{asset}' was materialized to W&B (an asset made outside "
             f"Dagster: logged as '{name}')"
-        )
-    checks = [written, f"WandbResource's entity and project are the ones it went to ('{prefix}')"]
+        ]
+    if not path.elsewhere:
+        checks.append(f"WandbResource's entity and project are the ones it went to ('{prefix}')")
     if spec.version is not None:
         checks.append(f"it has a version '{spec.version}'")
     elif spec.alias is not None:
         checks.append(f"one of its versions has the alias '{spec.alias}'")
+    if len(checks) == 1:
+        return f"Check that {checks[0]}"
     return f"Check that {', that '.join(checks[:-1])} and that {checks[-1]}"
 
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from dagster import MetadataValue
 
 from dagster_wandb_v2.errors import WandbConfigurationError
-from dagster_wandb_v2.wandb_rules import alias_problem, artifact_name_problem
+from dagster_wandb_v2.read_path import ReadPath, ReadPathError
+from dagster_wandb_v2.wandb_rules import VERSION, alias_problem
 
 if TYPE_CHECKING:
     import wandb
@@ -51,10 +52,15 @@ class WatchedArtifact:
             problems.append("expected '[entity/][project/]name:alias', e.g. 'my_model:production'")
         elif prefix.count("/") > 1 or any(not part for part in prefix.split("/") if prefix):
             problems.append("at most 'entity/project/' may come before the name")
-        else:
-            problems += [p for p in (artifact_name_problem(name), alias_problem(alias)) if p]
-            if ":" in head:
-                problems.append("only one ':' may separate the name from the alias")
+        elif ":" in head:
+            problems.append("only one ':' may separate the name from the alias")
+        else:  # every part by W&B's rules: project or registry, name, alias
+            try:
+                ReadPath.parse(path)
+            except ReadPathError as error:
+                problems += error.problems
+            if VERSION.match(alias):
+                problems += [p for p in (alias_problem(alias),) if p]
         if problems:
             raise WandbConfigurationError(
                 [f"watched W&B artifact '{path}': {problem}" for problem in problems]

@@ -3,7 +3,9 @@
 Three candidate models are trained (one partition each) and linked to the registry
 collection ``wandb-registry-model/iris_classifier``; the best one is promoted with the
 alias ``production``. Candidates expire after 30 days (``ttl``); the production model
-keeps the team's default policy (``"inherit"``).
+keeps the team's default policy (``"inherit"``). ``served_model`` reads whatever version the
+registry's ``production`` alias points to (moved by this pipeline or by hand in W&B), by its
+registry path.
 """
 
 from typing import Any
@@ -49,4 +51,19 @@ def production_model(candidate_model: dict[str, dict[str, Any]]) -> dict[str, An
     return max(candidate_model.values(), key=lambda model: model["accuracy"])
 
 
-assets = [candidate_model, production_model]
+@asset(
+    ins={
+        "production_model": AssetIn(
+            input_manager_key=IO_MANAGER,
+            metadata={
+                "wandb_artifact_configuration": {"name": f"{REGISTRY_COLLECTION}:production"}
+            },
+        )
+    }
+)
+def served_model(production_model: dict[str, Any]) -> float:
+    """The registry's ``production`` model, as a deployment would consume it."""
+    return float(production_model["accuracy"])
+
+
+assets = [candidate_model, production_model, served_model]

@@ -132,6 +132,8 @@ class FakeArtifact(wandb.Artifact):
         """The TTL set when logging (``None``: none, or inherited, see ``ttl_inherited``)."""
         self.ttl_inherited = True
         self._fake_name: str | None = None
+        self._fake_source: FakeArtifact | None = None
+        """The version in its own project, when this one was looked up in a registry."""
 
     def __repr__(self) -> str:
         return f"FakeArtifact({self.qualified_name!r})"
@@ -172,8 +174,25 @@ class FakeArtifact(wandb.Artifact):
 
     @property
     def source_name(self) -> str:
-        """``<collection>:vN``, however the version was looked up."""
+        """``<collection>:vN`` in its own project, however the version was looked up."""
+        if self._fake_source is not None:
+            return self._fake_source.source_name
         return f"{self.collection_name}:{self.version}"
+
+    def linked_as(
+        self, registry_project: str, collection: str, version: str, qualifier: str
+    ) -> FakeArtifact:
+        """This version as looked up in a registry collection: like the SDK, in the
+        organization's entity and ``wandb-registry-<registry>`` project, with the
+        collection's version and aliases, named ``<collection>:<qualifier>``."""
+        view = copy.copy(self)
+        view._fake_entity = FAKE_ORGANIZATION
+        view._fake_project = registry_project
+        view.collection_name = collection
+        view._fake_version = version
+        view._fake_name = f"{collection}:{qualifier}"
+        view._fake_source = self._fake_source or self
+        return view
 
     @property
     def size(self) -> int:
@@ -484,18 +503,28 @@ class FakeWandb:
         )
 
     def linked(self, path: str) -> FakeArtifact:
-        """The source version linked at ``wandb-registry-x/collection[:alias|vN]``."""
+        """The source version linked at ``[org/]wandb-registry-x/collection[:alias|vN]``."""
+        return self._linked(path)[0]
+
+    def _linked(self, path: str) -> tuple[FakeArtifact, str, str]:
+        """``(source version, collection version "vN", qualifier)`` of a registry path; the
+        organization, if given, must be the fake's (its name and entity)."""
         target, _, qualifier = path.partition(":")
-        _, registry, collection = _parse_registry_path(target)
+        organization, registry, collection = _parse_registry_path(target)
         key = f"wandb-registry-{registry}/{collection}"
         qualifier = qualifier or "latest"
         with self._lock:
             versions = self._links.get(key, [])
-            if qualifier.startswith("v") and qualifier[1:].isdigit():
+            found: FakeArtifact | None = None
+            if organization not in (None, FAKE_ORGANIZATION):
+                found = None
+            elif _VERSION_ALIAS.fullmatch(qualifier):
                 if int(qualifier[1:]) < len(versions):
-                    return versions[int(qualifier[1:])]
-            elif qualifier in self._link_aliases.get(key, {}):
-                return self._link_aliases[key][qualifier]
+                    found = versions[int(qualifier[1:])]
+            else:
+                found = self._link_aliases.get(key, {}).get(qualifier)
+            if found is not None:
+                return found, f"v{versions.index(found)}", qualifier
         raise WandbArtifactNotFoundError(f"{key}:{qualifier}")
 
     def registry_versions(self, target_path: str) -> list[tuple[str, FakeArtifact, list[str]]]:
@@ -520,8 +549,13 @@ class FakeWandb:
         """Look up ``[entity/][project/]name[:alias|vN]`` (``latest`` by default).
 
         Like ``wandb.Api().artifact``, the result is named as looked up (``name:latest``).
+        A registry path (``[org/]wandb-registry-x/collection[:alias|vN]``) finds the linked
+        version, as the SDK does (:meth:`FakeArtifact.linked_as`).
         """
         entity, project, collection, qualifier = self._parse(name)
+        if project.startswith("wandb-registry-"):
+            source, version, qualifier = self._linked(name)
+            return source.linked_as(project, collection, version, qualifier)
         with self._lock:
             versions = self._versions.get((entity, project, collection), [])
             if _VERSION_ALIAS.fullmatch(qualifier):
@@ -553,6 +587,10 @@ class FakeWandb:
 
     def _aliases_of(self, artifact: FakeArtifact) -> list[str]:
         with self._lock:
+            if artifact._fake_source is not None:  # looked up in a registry collection
+                link_key = f"{artifact.project}/{artifact.collection_name}"
+                links = self._link_aliases.get(link_key, {})
+                return sorted(a for a, target in links.items() if target == artifact._fake_source)
             key = (artifact.entity, artifact.project, artifact.collection_name)
             index = self._alias_index.get(key, {})
             return sorted(alias for alias, target in index.items() if target == artifact)

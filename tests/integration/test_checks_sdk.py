@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetCheckSeverity,
+    AssetIn,
     AssetKey,
     AssetSelection,
     AssetSpec,
@@ -131,3 +133,31 @@ def test_digest_mismatch_is_an_error(local_wandb: LocalWandbProject, tmp_path: P
     result = _run_checks([classifier], local_wandb, instance)[classifier.key]
     assert not result.passed and result.severity == AssetCheckSeverity.ERROR
     assert "Dagster recorded " + "0" * 32 in (result.description or "")
+
+
+def test_a_watched_registry_collection_is_reported_checked_and_read(
+    local_wandb: LocalWandbProject, tmp_path: Path
+) -> None:
+    """The Registry flow: a sensor reports the version an alias of a registry collection
+    points to, the check verifies it, and an asset reads it by its registry path."""
+    registry_path = f"wandb-registry-model/clf-{uuid.uuid4().hex[:8]}"
+    weights = f"weights-{uuid.uuid4().hex}"  # not a blob another test damages
+    log_version(local_wandb, tmp_path, "classifier", weights, ["production"], registry_path)
+    watched = f"{registry_path}:production"
+    promoted = AssetSpec("promoted_classifier").with_io_manager_key(IO)
+    instance = DagsterInstance.ephemeral()
+    tick(build_wandb_artifact_sensor({watched: promoted}), local_wandb, instance, None)
+
+    evaluation = _run_checks([promoted], local_wandb, instance, download=True)[promoted.key]
+    assert evaluation.passed, evaluation.description
+
+    read = {"name": watched, "get_path": "weights.txt"}
+
+    @asset(ins={"promoted_classifier": AssetIn(metadata={"wandb_artifact_configuration": read})})
+    def deployed(promoted_classifier: str) -> str:
+        return Path(promoted_classifier).read_text()
+
+    result = materialize(
+        [promoted, deployed], resources=local_wandb.resources(), selection=[deployed]
+    )
+    assert result.output_for_node("deployed") == weights

@@ -217,6 +217,8 @@ def test_a_missing_artifact_is_named_and_others_still_reported(
         ("bad name:latest", "bad name"),
         ("model:pro/d", "pro/d"),
         ("model:", "alias"),
+        ("wandb-registry-/classifier:production", "Registry name cannot be empty"),
+        ("team/my#project/model:production", "'my#project', cannot contain characters: '#'"),
     ],
 )
 def test_malformed_paths_are_refused_at_definition_time(path: str, expected: str) -> None:

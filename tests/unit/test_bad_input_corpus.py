@@ -411,7 +411,67 @@ CASES: dict[str, Case] = {
         [UPSTREAM, reader({"name": "other"})],
         [
             f"{IN}: {KEY}.name: not allowed here, the artifact is named after the asset key; "
-            "remove 'name'"
+            "remove 'name', or give 'entity/project/name' or a registry path "
+            "'wandb-registry-<registry>/<collection>' to read it from there"
+        ],
+    ),
+    # --- inputs: registry paths and other projects (load) -------------------------------
+    "registry_path_with_an_alias_key_too": Case(
+        [UPSTREAM, reader({"name": "wandb-registry-model/iris:production", "alias": "best"})],
+        [
+            f"{IN}: {KEY}.name: 'wandb-registry-model/iris:production' ends in ':production' "
+            "and 'alias' is given too; use only one"
+        ],
+    ),
+    "registry_path_read_per_partition": Case(
+        [
+            UPSTREAM_COLORS,
+            reader({"name": "wandb-registry-model/iris"}, partitions_def=COLORS),
+        ],
+        [
+            f"{IN}: {KEY}.name: 'wandb-registry-model/iris' is a W&B Registry collection, "
+            "which holds versions, not partitions: it cannot be read per partition; read it "
+            "from an unpartitioned input, or read the partitions from their project "
+            "('entity/project/name')"
+        ],
+    ),
+    "registry_path_with_partitions_on_an_op_input": Case(
+        [],
+        [
+            f"op 'my_reader', input 'value': {KEY}.name: 'wandb-registry-model/iris' is a W&B "
+            "Registry collection, which holds versions, not partitions: it cannot be read per "
+            "partition (remove partitions); read it from an unpartitioned input, or read the "
+            "partitions from their project ('entity/project/name')"
+        ],
+        jobs=[
+            op_job(
+                in_config={"name": "wandb-registry-model/iris", "partitions": {"*": {"get": "t"}}}
+            )
+        ],
+    ),
+    "read_path_with_too_many_parts": Case(
+        [],
+        [
+            f"op 'my_reader', input 'value': {KEY}.name: 'a/b/c/d' has 4 parts; expected "
+            "'name', 'project/name', 'entity/project/name' or a registry path "
+            "'wandb-registry-<registry>/<collection>' (optionally '<org>/' before it), each "
+            "with an optional ':alias' or ':v<N>'"
+        ],
+        jobs=[op_job(in_config={"name": "a/b/c/d"})],
+    ),
+    "read_path_with_a_bad_collection_and_alias": Case(
+        [UPSTREAM, reader({"name": "wandb-registry-model/my model:a/b"})],
+        [
+            f"{IN}: {KEY}.name: registry collection: invalid artifact name 'my model': W&B "
+            "allows only letters, digits, '-', '_' and '.'",
+            f"{IN}: {KEY}.name: invalid alias 'a/b': W&B aliases cannot contain '/'",
+        ],
+    ),
+    "read_path_with_a_bad_project": Case(
+        [UPSTREAM, reader({"name": "team/my project#1/scores"})],
+        [
+            f"{IN}: {KEY}.name: Invalid project/registry name 'my project#1', cannot contain "
+            "characters: '#'"
         ],
     ),
     "op_input_without_name": Case(

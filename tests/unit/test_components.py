@@ -76,24 +76,33 @@ def test_minimal_yaml_gives_both_resources_with_defaults(sandbox: DefsFolderSand
     assert io_manager == WandbArtifactsIOManager(wandb=wandb)  # the IO manager's defaults
 
 
+EVERY_SETTING: dict[str, Any] = {
+    "entity": "team",
+    "project": "proj",
+    "host": "https://wandb.example.com",
+    "api_key_env_var": "TEAM_WANDB_KEY",
+    "resource_key": "wb",
+    "max_retries": 3,
+    "retry_wait_max_seconds": 20,
+    "request_timeout_seconds": 15,
+    "io_manager": {
+        "key": "artifacts",
+        "base_dir": "/data/wandb",
+        "cache_duration_in_minutes": 0,
+        "run_id": "fixed-run",
+        "run_name": "nightly",
+        "run_tags": ["a", "b"],
+        "max_concurrent_reads": 2,
+        "signing_key_env_var": "TEAM_SIGNING_KEY",
+    },
+}
+"""A value for every attribute of the component (the test below checks that it is every)."""
+
+
 def test_every_setting_reaches_the_resources(sandbox: DefsFolderSandbox) -> None:
-    attributes = {
-        "entity": "team",
-        "project": "proj",
-        "host": "https://wandb.example.com",
-        "api_key_env_var": "TEAM_WANDB_KEY",
-        "resource_key": "wb",
-        "io_manager": {
-            "key": "artifacts",
-            "base_dir": "/data/wandb",
-            "cache_duration_in_minutes": 0,
-            "run_id": "fixed-run",
-            "run_name": "nightly",
-            "run_tags": ["a", "b"],
-            "max_concurrent_reads": 2,
-            "signing_key_env_var": "TEAM_SIGNING_KEY",
-        },
-    }
+    assert set(EVERY_SETTING) == set(WandbComponent.model_fields)
+    assert set(EVERY_SETTING["io_manager"]) == set(WandbIOManagerSettings.model_fields)
+    attributes = EVERY_SETTING
     resources = resources_of(load_yaml(sandbox, attributes))
     wandb = resources["wb"]
     assert wandb.api_key.env_var_name == "TEAM_WANDB_KEY"
@@ -101,6 +110,11 @@ def test_every_setting_reaches_the_resources(sandbox: DefsFolderSandbox) -> None
         "team",
         "proj",
         "https://wandb.example.com",
+    )
+    assert (wandb.max_retries, wandb.retry_wait_max_seconds, wandb.request_timeout_seconds) == (
+        3,
+        20,
+        15,
     )
     io_manager = resources["artifacts"]
     assert io_manager == WandbArtifactsIOManager(
@@ -127,6 +141,82 @@ def test_templates_render_non_secret_settings(
     monkeypatch.setenv("TEAM_PROJECT", "from-env")
     resources = resources_of(load_yaml(sandbox, {"project": "{{ env.TEAM_PROJECT }}"}))
     assert resources["wandb"].project == "from-env"
+
+
+def _templated(value: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``value`` with every scalar replaced by ``{{ env.<NAME> }}``, the variable set to it."""
+    if isinstance(value, dict):
+        return {key: _templated(item, f"{name}_{key}", monkeypatch) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_templated(item, f"{name}_{i}", monkeypatch) for i, item in enumerate(value)]
+    variable = name.upper()
+    monkeypatch.setenv(variable, str(value))
+    return f"{{{{ env.{variable} }}}}"
+
+
+def test_every_setting_can_be_a_template(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Numbers included: constraints apply to the rendered value, not to the template."""
+    literal = resources_of(load_yaml(sandbox, EVERY_SETTING))
+    templated_attributes = _templated(EVERY_SETTING, "DWB_TEST", monkeypatch)
+    assert templated_attributes["io_manager"]["cache_duration_in_minutes"] == (
+        "{{ env.DWB_TEST_IO_MANAGER_CACHE_DURATION_IN_MINUTES }}"
+    )
+    with create_defs_folder_sandbox() as other:
+        templated = resources_of(load_yaml(other, templated_attributes))
+    assert templated == literal
+    assert templated["artifacts"].cache_duration_in_minutes == 0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field", "reason"),
+    [
+        ({"max_retries": "{{ env.DWB_TEST_VALUE }}"}, "max_retries", "valid integer"),
+        (
+            {"request_timeout_seconds": "{{ env.DWB_TEST_VALUE }}"},
+            "request_timeout_seconds",
+            "valid integer",
+        ),
+        (
+            {"io_manager": {"cache_duration_in_minutes": "{{ env.DWB_TEST_NEGATIVE }}"}},
+            "cache_duration_in_minutes",
+            "greater than or equal to 0",
+        ),
+        (
+            {"io_manager": {"max_concurrent_reads": "{{ env.DWB_TEST_ZERO }}"}},
+            "max_concurrent_reads",
+            "greater than 0",
+        ),
+        ({"retry_wait_max_seconds": "{{ env.DWB_TEST_ZERO }}"}, "retry_wait_max_seconds", "0"),
+    ],
+)
+def test_a_template_rendering_a_bad_value_names_the_field(
+    sandbox: DefsFolderSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    attributes: dict[str, Any],
+    field: str,
+    reason: str,
+) -> None:
+    monkeypatch.setenv("DWB_TEST_VALUE", "sixty")
+    monkeypatch.setenv("DWB_TEST_NEGATIVE", "-5")
+    monkeypatch.setenv("DWB_TEST_ZERO", "0")
+    with pytest.raises(Exception) as raised:
+        load_yaml(sandbox, {"project": "p", **attributes})
+    message = str(raised.value.__cause__)
+    assert f"{field}\n  Input should be" in message, message
+    assert reason in message, message
+
+
+def test_the_io_manager_block_is_not_a_template(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWB_TEST_BLOCK", "cache_duration_in_minutes: 5")
+    with pytest.raises(Exception) as raised:
+        load_yaml(sandbox, {"project": "p", "io_manager": "{{ env.DWB_TEST_BLOCK }}"})
+    message = str(raised.value.__cause__)
+    assert "io_manager: expected a block of settings (or null), got a string" in message
+    assert "cache_duration_in_minutes: 5" not in message  # the rendered text is not echoed
 
 
 def test_the_key_is_read_when_a_run_starts(
@@ -221,6 +311,9 @@ def dg_check_yaml(attributes: dict[str, Any]) -> list[str]:
 def test_dg_check_yaml_catches_typos() -> None:
     assert dg_check_yaml({"project": "p", "io_manager": {"run_tags": ["a"]}}) == []
     assert dg_check_yaml({"project": "{{ env.TEAM_PROJECT }}"}) == []
+    numbers = {"max_retries": "{{ env.N }}", "io_manager": {"max_concurrent_reads": "{{ env.M }}"}}
+    assert dg_check_yaml({"project": "p", **numbers}) == []
+    assert dg_check_yaml({"project": "p", "max_retries": -1}) != []
     (error,) = dg_check_yaml({"project": "p", "entitty": "e"})
     assert "'entitty' was unexpected" in error
     # nested blocks also accept a template string, so dg reports the block as a whole

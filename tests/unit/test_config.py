@@ -23,6 +23,7 @@ from dagster_wandb_v2.config import (
     parse_write_config,
 )
 from dagster_wandb_v2.errors import WandbConfigurationError
+from dagster_wandb_v2.read_path import ReadPath
 
 ASSET_OUT = Location("asset", "my_model", "output", "result")
 ASSET_IN = Location("asset", "my_model", "input", "data")
@@ -147,8 +148,42 @@ def test_name_is_forbidden_on_an_asset_output() -> None:
 def test_name_is_forbidden_on_an_asset_input() -> None:
     assert read_problems({"name": "other"}) == [
         f"{WHERE_IN}.name: not allowed here, the artifact is named after the asset key; "
-        "remove 'name'"
+        "remove 'name', or give 'entity/project/name' or a registry path "
+        "'wandb-registry-<registry>/<collection>' to read it from there"
     ]
+
+
+def test_an_asset_input_may_read_from_a_registry_or_another_project() -> None:
+    registry = parse_read_config(
+        {"name": "wandb-registry-model/iris:production", "get_path": "model.pkl"},
+        ASSET_IN,
+        names_artifact_from_asset_key=True,
+        partitioned=False,
+    )
+    assert registry.path == ReadPath("iris", "wandb-registry-model", None, "production")
+    assert (registry.alias, registry.version, registry.qualifier) == (
+        "production",
+        None,
+        "production",
+    )
+    assert registry.path.artifact_path("me", "proj") == "wandb-registry-model/iris"
+    other = parse_read_config(
+        {"name": "team/shared/scores:v3"},
+        ASSET_IN,
+        names_artifact_from_asset_key=True,
+        partitioned=True,
+    )
+    assert other.for_partition("a").qualifier == "v3"
+    assert other.path is not None
+    assert other.path.artifact_path("me", "proj", "scores.a") == "team/shared/scores.a"
+    org = parse_read_config(
+        {"name": "acme/wandb-registry-model/iris", "version": "v1"},
+        OP_IN,
+        names_artifact_from_asset_key=False,
+    )
+    assert org.path is not None and org.path.registry == "model"
+    assert org.path.artifact_path("me", "proj") == "acme/wandb-registry-model/iris"
+    assert org.qualifier == "v1"
 
 
 def test_name_is_required_on_an_op_output() -> None:
@@ -450,7 +485,9 @@ def test_valid_read_config_gives_the_expected_spec() -> None:
         OP_IN,
         names_artifact_from_asset_key=False,
     )
-    assert spec == ReadSpec(name="dataset", get_path="data.csv", version="v12")
+    assert spec == ReadSpec(
+        name="dataset", path=ReadPath("dataset"), get_path="data.csv", version="v12"
+    )
     assert spec.qualifier == "v12"
     alias = parse_read_config({"alias": "best"}, ASSET_IN, names_artifact_from_asset_key=True)
     assert alias.qualifier == "best"

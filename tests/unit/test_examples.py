@@ -187,6 +187,14 @@ def test_model_registry(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, A
     candidate = fake_wandb.artifact("candidate_model.lr_0.1:latest")
     assert candidate.ttl_seconds == 30 * 86400
     assert fake_wandb.linked(f"{model_registry.REGISTRY_COLLECTION}:v0") is not None
+    served = materialize(
+        model_registry.assets,
+        resources=fake_wandb_resources,
+        selection=[model_registry.served_model],
+    )
+    assert served.output_for_node("served_model") == 0.95
+    (used,) = next(run for run in fake_wandb.runs if run.id == served.run_id).used
+    assert used.source_name == "production_model:v0"
 
 
 def test_onnx_model(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:

@@ -271,7 +271,8 @@ def test_inputs_from_external_artifacts_are_checked(resources: dict[str, Any]) -
         f"asset 'reader', input 'ext': {KEY}: 'get' and 'get_path' both given; use only one "
         "(neither returns the whole artifact)",
         f"asset 'reader', input 'legacy_ext': {KEY}.name: not allowed here, the artifact is "
-        "named after the asset key; remove 'name'",
+        "named after the asset key; remove 'name', or give 'entity/project/name' or a "
+        "registry path 'wandb-registry-<registry>/<collection>' to read it from there",
     ]
 
 
