@@ -653,10 +653,12 @@ class FakeArtifactVersion:
     """A stored version as ``wandb.Api().artifact(...)`` returns it: edits to ``aliases``,
     ``description`` and ``metadata`` stay local until ``save()``, as in the SDK."""
 
-    def __init__(self, backend: FakeWandb, stored: FakeArtifact) -> None:
+    def __init__(self, backend: FakeWandb, looked_up: FakeArtifact) -> None:
         self._backend = backend
+        # The stored version itself, not the view named after the alias it was found by.
+        stored = backend.artifact(f"{looked_up.entity}/{looked_up.project}/{looked_up.source_name}")
         self._stored = stored
-        self.name = stored.name
+        self.name = looked_up.name
         self.aliases: list[str] = list(stored.aliases)
         self.description: str | None = stored.description
         self.metadata: dict[str, Any] = copy.deepcopy(stored.metadata)

@@ -47,6 +47,20 @@ def test_changes_are_kept_only_after_save(backend: Backend) -> None:
     assert sorted(again.aliases) == ["dagster-run-1", "unsaved"]
 
 
+def test_a_version_looked_up_by_alias_is_changed_itself(backend: Backend) -> None:
+    _three_versions(backend)
+    api = backend.client.artifacts_api()
+    latest = api.artifact(backend.path("ds:latest"))
+    assert (latest.name, latest.version) == ("ds:latest", "v2")
+    latest.description = "the newest"
+    latest.metadata = {"accuracy": 0.5}
+    latest.aliases.append("best")
+    latest.save()
+    stored = api.artifact(backend.path("ds:v2"))
+    assert (stored.description, stored.metadata) == ("the newest", {"accuracy": 0.5})
+    assert sorted(stored.aliases) == ["best", "dagster-run-2", "latest"]
+
+
 def test_a_version_with_aliases_is_deleted_only_with_them(backend: Backend) -> None:
     _three_versions(backend)
     api = backend.client.artifacts_api()
