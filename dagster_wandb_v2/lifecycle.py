@@ -474,7 +474,11 @@ def _clean_up(
     if not step.dry_run:
         for version in candidates:
             # Aliases may have changed since the listing: look again just before deleting.
-            current = api.artifact(f"{collection}:{version.version}")
+            try:
+                current = api.artifact(f"{collection}:{version.version}")
+            except WandbArtifactNotFoundError:  # deleted meanwhile, by someone else
+                kept[version.version] = "already deleted (since the listing)"
+                continue
             reason = _protection(current)
             if reason is not None:
                 kept[version.version] = f"{reason} (since the listing)"

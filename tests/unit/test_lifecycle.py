@@ -158,3 +158,32 @@ def test_artifact_by_name_and_partition_key_of_the_run(
     run_lifecycle_step(resource, PromoteVersion(artifact="tiles.red.s", aliases=["c"]))
     aliases = fake_wandb.artifact("tiles.red.s:latest").aliases
     assert {"a", "b", "c", "latest"} <= set(aliases)
+
+
+def test_a_version_aliased_after_the_listing_is_kept(
+    fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]
+) -> None:
+    from dagster_wandb_v2.lifecycle import apply_lifecycle_step
+    from dagster_wandb_v2.testing.fake import FakeArtifactsApi
+
+    _versions(fake_wandb, fake_wandb_resources, 3)
+
+    class AliasedMeanwhile(FakeArtifactsApi):
+        """Someone promotes v0 between the cleanup's listing and its deletion of v0."""
+
+        def artifact(self, path: str) -> Any:
+            if path.endswith("model:v0"):
+                promoted = super().artifact(path)
+                promoted.aliases.append("hotfix")
+                promoted.save()
+            return super().artifact(path)
+
+    report = apply_lifecycle_step(
+        AliasedMeanwhile(fake_wandb),
+        CleanUpVersions(asset="model", dry_run=False),
+        "fake-entity",
+        "fake-project",
+    )
+    assert report.details["wandb_deleted_versions"] == ["v1"]
+    assert report.details["wandb_kept_versions"]["v0"] == "aliases ['hotfix'] (since the listing)"
+    assert [v.version for v in fake_wandb.versions("model")] == ["v0", "v2"]
