@@ -33,6 +33,18 @@ from dagster_wandb_v2.errors import (
     WandbSerializationError,
 )
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+from dagster_wandb_v2.lifecycle import (
+    CleanUpVersions,
+    LifecycleReport,
+    LinkVersion,
+    PromoteVersion,
+    UpdateVersion,
+    run_lifecycle_step,
+)
+from dagster_wandb_v2.lifecycle_definitions import (
+    build_wandb_lifecycle_asset,
+    build_wandb_lifecycle_op,
+)
 from dagster_wandb_v2.resource import WandbResource
 from dagster_wandb_v2.runs import step_run
 from dagster_wandb_v2.sensors import build_wandb_artifact_sensor
@@ -67,9 +79,14 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CleanUpVersions",
+    "LifecycleReport",
+    "LinkVersion",
     "PartitionReadConfiguration",
+    "PromoteVersion",
     "RegistryLink",
     "SerializationModule",
+    "UpdateVersion",
     "WandbArtifactConfiguration",
     "WandbArtifactNotFoundError",
     "WandbArtifactsIOManager",
@@ -84,8 +101,11 @@ __all__ = [
     "__version__",
     "build_wandb_artifact_checks",
     "build_wandb_artifact_sensor",
+    "build_wandb_lifecycle_asset",
+    "build_wandb_lifecycle_op",
     "run_launch_agent",
     "run_launch_job",
+    "run_lifecycle_step",
     "step_run",
     "validate_definitions",
 ]

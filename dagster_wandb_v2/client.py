@@ -191,11 +191,73 @@ class WandbRun(Protocol):
     def finish(self, exit_code: int = 0) -> None: ...
 
 
+class ArtifactVersion(Protocol):
+    """A logged version looked up outside of any run (``wandb.Api().artifact``).
+
+    As in the wandb SDK, changes to ``aliases``, ``description`` and ``metadata`` are local
+    until ``save()``; an alias added here leaves the version of the collection holding it.
+    """
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def source_name(self) -> str:
+        """``<collection>:vN``, however the version was looked up."""
+        ...
+
+    aliases: list[str]
+    description: str | None
+    metadata: dict[str, Any]
+
+    @property
+    def linked_artifacts(self) -> list[Any]:
+        """The W&B Registry versions linking to this one (each has a ``qualified_name``)."""
+        ...
+
+    def save(self) -> None: ...
+    def delete(self, delete_aliases: bool = False) -> None:
+        """Delete the version; W&B refuses one with aliases unless ``delete_aliases``."""
+        ...
+
+    def link(self, target_path: str, aliases: list[str] | None = None) -> Any:
+        """Link to a W&B Registry collection; returns the linked version (with a ``url``)."""
+        ...
+
+
+class WandbArtifactsApi(Protocol):
+    """Logged versions outside of any run: W&B's public API (``wandb.Api``)."""
+
+    @property
+    def default_entity(self) -> str:
+        """The entity of an artifact path without one (the API key's default entity)."""
+        ...
+
+    def artifact(self, path: str) -> ArtifactVersion:
+        """The version ``entity/project/collection:alias|vN``.
+
+        Raises :class:`~dagster_wandb_v2.errors.WandbArtifactNotFoundError` if missing.
+        """
+        ...
+
+    def versions(self, path: str) -> list[ArtifactVersion]:
+        """Every version of the collection ``entity/project/collection``, oldest first
+        (empty when the collection does not exist)."""
+        ...
+
+
 class WandbClient(Protocol):
     """Starts W&B runs. The only door from the IO manager to W&B."""
 
     @property
     def app_url(self) -> str: ...
+
+    def artifacts_api(self) -> WandbArtifactsApi:
+        """W&B's public API for versions already logged (aliases, metadata, links, deletes)."""
+        ...
 
     def start_run(self, spec: RunSpec) -> WandbRun:
         """Open (or resume, W&B ``resume="allow"``) the run ``spec`` describes.
@@ -297,6 +359,19 @@ class SdkWandbClient:
         import wandb
 
         return wandb.Api(api_key=self._api_key, overrides={"base_url": self._host})
+
+    def artifacts_api(self) -> WandbArtifactsApi:
+        try:
+            api = self.api()
+        except Exception as error:
+            raise explain_sdk_error(
+                error,
+                host=self._host,
+                retry=self._retry,
+                api_key=self._api_key,
+                api_key_source=self._api_key_source,
+            ) from error
+        return SdkArtifactsApi(api)
 
     def start_run(self, spec: RunSpec) -> WandbRun:
         import wandb
@@ -579,6 +654,45 @@ def _exists(api: wandb.Api, qualified_name: str) -> bool | None:
     try:
         return bool(api.artifact_exists(qualified_name))
     except Exception:
+        return None
+
+
+class SdkArtifactsApi:
+    """:class:`WandbArtifactsApi` over a ``wandb.Api``."""
+
+    def __init__(self, api: wandb.Api) -> None:
+        self._api = api
+
+    @property
+    def default_entity(self) -> str:
+        return str(self._api.default_entity)
+
+    def artifact(self, path: str) -> ArtifactVersion:
+        try:
+            return cast(ArtifactVersion, self._api.artifact(path))
+        except Exception as error:
+            if self._exists(path) is False:
+                raise WandbArtifactNotFoundError(path) from error
+            raise
+
+    def _exists(self, path: str) -> bool | None:
+        return _exists(self._api, path)
+
+    def versions(self, path: str) -> list[ArtifactVersion]:
+        artifact_type = self._type_of(path)
+        if artifact_type is None:
+            return []
+        versions = [cast(ArtifactVersion, v) for v in self._api.artifacts(artifact_type, path)]
+        return sorted(versions, key=lambda version: int(version.version[1:]))
+
+    def _type_of(self, path: str) -> str | None:
+        """The type of collection ``path`` (W&B lists versions by type and name)."""
+        if self._exists(f"{path}:latest"):
+            return str(self._api.artifact(f"{path}:latest").type)
+        entity, project, _ = path.split("/")
+        for artifact_type in self._api.artifact_types(project=f"{entity}/{project}"):
+            if self._api.artifact_collection_exists(path, str(artifact_type.name)):
+                return str(artifact_type.name)
         return None
 
 

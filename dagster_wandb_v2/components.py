@@ -53,6 +53,7 @@ from pydantic import (
 from dagster_wandb_v2._unknown_keys import unknown_field_problems
 from dagster_wandb_v2.client import WANDB_CLOUD_HOST
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
+from dagster_wandb_v2.lifecycle_component import WandbLifecycleStepSettings
 from dagster_wandb_v2.resource import WandbResource
 
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -269,6 +270,14 @@ class WandbComponent(Component, Resolvable, Model):
         ),
     ] = Field(default_factory=WandbIOManagerSettings)
 
+    lifecycle: Annotated[
+        list[WandbLifecycleStepSettings],
+        _doc(
+            "Version lifecycle steps (promote, update, link, clean_up), each an asset, "
+            "optionally on a cron schedule; see docs/lifecycle.md."
+        ),
+    ] = Field(default_factory=list)
+
     @field_validator("api_key_env_var")
     @classmethod
     def _api_key_env_var_name(cls, value: str) -> str:
@@ -315,4 +324,13 @@ class WandbComponent(Component, Resolvable, Model):
         return resources
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
-        return Definitions(resources=self.build_resources())
+        built: dict[str, list[Any]] = {"assets": [], "jobs": [], "schedules": []}
+        for step in self.lifecycle:
+            for kind, definitions in step.build(self.resource_key).items():
+                built[kind] += definitions
+        return Definitions(
+            resources=self.build_resources(),
+            assets=built["assets"],
+            jobs=built["jobs"],
+            schedules=built["schedules"],
+        )

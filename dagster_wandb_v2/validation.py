@@ -158,6 +158,7 @@ def definition_problems(defs: Definitions) -> list[str]:
                         input_def.metadata,
                         location,
                     )
+    problems += _lifecycle_problems(repository, wandb_keys, io_manager_of, partitions_def_of)
     shared = [(str(writers[writer]), text) for writer, text in clashes(writers)]
     return list(dict.fromkeys(_next_to_their_location(problems, shared)))
 
@@ -171,6 +172,29 @@ def _next_to_their_location(problems: list[str], extra: list[tuple[str, str]]) -
         same = [index for index, problem in enumerate(merged) if problem.startswith(location)]
         merged.insert(same[-1] + 1 if same else len(merged), line)
     return merged
+
+
+def _lifecycle_problems(
+    repository: Any,
+    wandb_keys: set[str],
+    io_manager_of: Mapping[AssetKey, Any],
+    partitions_def_of: Mapping[AssetKey, Any],
+) -> list[str]:
+    """Problems of the version lifecycle steps (promote, update, link, clean up)."""
+    from dagster_wandb_v2.lifecycle_definitions import lifecycle_problems
+
+    op_defs: dict[str, OpDefinition] = {}
+    own_partitions: dict[str, Any] = {}
+    for assets_def in repository.assets_defs_by_key.values():
+        if assets_def.is_executable and isinstance(assets_def.node_def, OpDefinition):
+            op_defs[assets_def.node_def.name] = assets_def.node_def
+            own_partitions[assets_def.node_def.name] = assets_def.partitions_def
+    for job in repository.get_all_jobs():
+        for op_def in _op_defs(job.graph.iterate_node_defs()):
+            op_defs.setdefault(op_def.name, op_def)
+    return lifecycle_problems(
+        op_defs.values(), wandb_keys, io_manager_of, partitions_def_of, own_partitions
+    )
 
 
 def _asset_writers(

@@ -162,6 +162,16 @@ def run_examples(instance: DagsterInstance) -> list[str]:
                 resources=resources, instance=instance, partition_key=region
             )
         )
+    from examples import version_lifecycle
+
+    lifecycle = version_lifecycle.run_example(instance, resources)
+    print(
+        "Version lifecycle: the dry run would delete "
+        f"{lifecycle['dry_run']['wandb_would_delete_versions']}, the cleanup deleted "
+        f"{lifecycle['deleted']['wandb_deleted_versions']}, kept "
+        f"{lifecycle['deleted']['wandb_kept_versions']}",
+        flush=True,
+    )
     from examples import react_to_wandb
 
     reacted = react_to_wandb.run_example(instance, resources)

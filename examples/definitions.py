@@ -16,6 +16,7 @@ from examples import (
     partitions,
     serialization,
     simple,
+    version_lifecycle,
 )
 from examples.resources import wandb_resources
 
@@ -28,9 +29,15 @@ all_assets = [
     *external.assets,
     *partitions.assets,
     *model_registry.assets,
+    *version_lifecycle.assets,
 ]
 
-all_jobs = [*ops_job.jobs, *partitioned_job.jobs]
+all_jobs = [*ops_job.jobs, *partitioned_job.jobs, *version_lifecycle.jobs]
 
-defs = Definitions(assets=all_assets, jobs=all_jobs, resources=wandb_resources())
+defs = Definitions(
+    assets=all_assets,
+    jobs=all_jobs,
+    schedules=version_lifecycle.schedules,
+    resources=wandb_resources(),
+)
 validate_definitions(defs)

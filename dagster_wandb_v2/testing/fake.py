@@ -39,12 +39,14 @@ from urllib.request import url2pathname
 
 import wandb
 from pydantic import Field
-from wandb.errors import UsageError
+from wandb.errors import CommError, UsageError
 
 from dagster_wandb_v2.client import (
     ArtifactReader,
+    ArtifactVersion,
     RunSpec,
     StoredArtifact,
+    WandbArtifactsApi,
     WandbClient,
     WandbRun,
 )
@@ -134,6 +136,8 @@ class FakeArtifact(wandb.Artifact):
         self._fake_name: str | None = None
         self._fake_source: FakeArtifact | None = None
         """The version in its own project, when this one was looked up in a registry."""
+        self.deleted = False
+        """Deleted (``Artifact.delete``): no longer found, listed or deduplicated to."""
 
     def __repr__(self) -> str:
         return f"FakeArtifact({self.qualified_name!r})"
@@ -426,7 +430,7 @@ class FakeWandb:
                     f"artifact '{name}' already exists with type '{versions[0].type}', "
                     f"cannot log it with type '{artifact.type}'"
                 )
-            stored = next((version for version in versions if version.digest == digest), None)
+            stored = next((v for v in versions if v.digest == digest and not v.deleted), None)
             if stored is None:
                 stored = self._new_version(artifact, entity, project, name, digest, logged_by)
                 versions.append(stored)
@@ -523,7 +527,7 @@ class FakeWandb:
                     found = versions[int(qualifier[1:])]
             else:
                 found = self._link_aliases.get(key, {}).get(qualifier)
-            if found is not None:
+            if found is not None and not found.deleted:
                 return found, f"v{versions.index(found)}", qualifier
         raise WandbArtifactNotFoundError(f"{key}:{qualifier}")
 
@@ -541,6 +545,7 @@ class FakeWandb:
                     sorted(alias for alias, target in aliases.items() if target is source),
                 )
                 for index, source in enumerate(self._links.get(key, []))
+                if not source.deleted
             ]
 
     # --- queries -----------------------------------------------------------------------
@@ -560,7 +565,7 @@ class FakeWandb:
             versions = self._versions.get((entity, project, collection), [])
             if _VERSION_ALIAS.fullmatch(qualifier):
                 index = int(qualifier[1:])
-                if index < len(versions):
+                if index < len(versions) and not versions[index].deleted:
                     return versions[index]
             else:
                 found = self._alias_index.get((entity, project, collection), {}).get(qualifier)
@@ -576,10 +581,78 @@ class FakeWandb:
         return True
 
     def versions(self, name: str) -> list[FakeArtifact]:
-        """Every version of a collection, oldest first."""
+        """Every version of a collection, oldest first (deleted ones left out)."""
         entity, project, collection, _ = self._parse(name)
         with self._lock:
-            return list(self._versions.get((entity, project, collection), []))
+            versions = self._versions.get((entity, project, collection), [])
+            return [version for version in versions if not version.deleted]
+
+    # --- changing logged versions (``wandb.Api().artifact(...)``, then ``save``) -------
+
+    def update_version(
+        self,
+        artifact: FakeArtifact,
+        aliases: Sequence[str],
+        description: str | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        """What ``Artifact.save()`` of a logged version does: set its aliases (an alias
+        another version holds moves here), description and metadata."""
+        for alias in aliases:
+            _check_alias(alias)
+        with self._lock:
+            index = self._alias_index.setdefault(
+                (artifact.entity, artifact.project, artifact.collection_name), {}
+            )
+            for alias in [a for a, target in index.items() if target == artifact]:
+                if alias not in aliases:
+                    del index[alias]
+            for alias in aliases:
+                if not _VERSION_ALIAS.fullmatch(alias):
+                    index[alias] = artifact
+            artifact._fake_description = description
+            artifact._fake_metadata = _stored_metadata(metadata)
+
+    def delete_version(self, artifact: FakeArtifact, delete_aliases: bool = False) -> None:
+        """``Artifact.delete``: refused (``CommError``, as the SDK raises) while the version
+        has aliases, unless ``delete_aliases``; its registry links go with it."""
+        with self._lock:
+            aliases = self._aliases_of(artifact)
+            if aliases and not delete_aliases:
+                raise CommError(
+                    f"cannot delete an artifact version that has aliases {aliases}: "
+                    "delete them first or pass deleteAliases (delete_aliases=True)"
+                )
+            index = self._alias_index.get(
+                (artifact.entity, artifact.project, artifact.collection_name), {}
+            )
+            for alias in aliases:
+                del index[alias]
+            for link_index in self._link_aliases.values():
+                for alias in [a for a, target in link_index.items() if target == artifact]:
+                    del link_index[alias]
+            artifact.deleted = True
+
+    def links_of(self, artifact: FakeArtifact) -> list[FakeLinkedVersion]:
+        """The registry versions linking to ``artifact`` (``Artifact.linked_artifacts``)."""
+        with self._lock:
+            found = []
+            for key, linked in self._links.items():
+                if artifact in linked:
+                    version = f"v{linked.index(artifact)}"
+                    aliases = [
+                        alias
+                        for alias, target in self._link_aliases.get(key, {}).items()
+                        if target == artifact
+                    ]
+                    found.append(
+                        FakeLinkedVersion(
+                            qualified_name=f"{FAKE_ORGANIZATION}/{key}:{version}",
+                            aliases=sorted([*aliases, version]),
+                            url="",
+                        )
+                    )
+            return found
 
     def collections(self, project: str = "fake-project", entity: str = DEFAULT_ENTITY) -> list[str]:
         with self._lock:
@@ -606,6 +679,78 @@ class FakeWandb:
         return entity, project, collection, qualifier or "latest"
 
 
+@dataclass
+class FakeLinkedVersion:
+    """A registry version linking to a stored one (what ``Artifact.link`` returns)."""
+
+    qualified_name: str
+    aliases: list[str]
+    url: str
+
+
+class FakeArtifactVersion:
+    """A stored version as ``wandb.Api().artifact(...)`` returns it: edits to ``aliases``,
+    ``description`` and ``metadata`` stay local until ``save()``, as in the SDK."""
+
+    def __init__(self, backend: FakeWandb, looked_up: FakeArtifact) -> None:
+        self._backend = backend
+        # The stored version itself, not the view named after the alias it was found by.
+        stored = backend.artifact(f"{looked_up.entity}/{looked_up.project}/{looked_up.source_name}")
+        self._stored = stored
+        self.name = looked_up.name
+        self.aliases: list[str] = list(stored.aliases)
+        self.description: str | None = stored.description
+        self.metadata: dict[str, Any] = copy.deepcopy(stored.metadata)
+
+    def __repr__(self) -> str:
+        return f"FakeArtifactVersion({self._stored.qualified_name!r})"
+
+    id = property(lambda self: self._stored.id)
+    type = property(lambda self: self._stored.type)
+    version = property(lambda self: self._stored.version)
+    source_name = property(lambda self: self._stored.source_name)
+    entity = property(lambda self: self._stored.entity)
+    project = property(lambda self: self._stored.project)
+    qualified_name = property(lambda self: f"{self.entity}/{self.project}/{self.name}")
+
+    @property
+    def linked_artifacts(self) -> list[Any]:
+        return list(self._backend.links_of(self._stored))
+
+    def save(self) -> None:
+        self._backend.update_version(self._stored, self.aliases, self.description, self.metadata)
+        self.aliases = list(self._stored.aliases)
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        self._backend.delete_version(self._stored, delete_aliases)
+
+    def link(self, target_path: str, aliases: list[str] | None = None) -> Any:
+        url = self._backend.link(self._stored, target_path, aliases or ())
+        target = target_path.split(":")[0].split("/")
+        key = "/".join(target[-2:])
+        (linked,) = [
+            link
+            for link in self._backend.links_of(self._stored)
+            if link.qualified_name.split(":")[0].endswith(key)
+        ]
+        return FakeLinkedVersion(linked.qualified_name, linked.aliases, url)
+
+
+class FakeArtifactsApi:
+    """:class:`~dagster_wandb_v2.client.WandbArtifactsApi` over a :class:`FakeWandb`."""
+
+    default_entity = DEFAULT_ENTITY
+
+    def __init__(self, backend: FakeWandb) -> None:
+        self.backend = backend
+
+    def artifact(self, path: str) -> ArtifactVersion:
+        return FakeArtifactVersion(self.backend, self.backend.artifact(path))
+
+    def versions(self, path: str) -> list[ArtifactVersion]:
+        return [FakeArtifactVersion(self.backend, v) for v in self.backend.versions(path)]
+
+
 class FakeWandbClient:
     """:class:`~dagster_wandb_v2.client.WandbClient` over a :class:`FakeWandb`."""
 
@@ -613,6 +758,9 @@ class FakeWandbClient:
 
     def __init__(self, backend: FakeWandb) -> None:
         self.backend = backend
+
+    def artifacts_api(self) -> WandbArtifactsApi:
+        return FakeArtifactsApi(self.backend)
 
     def start_run(self, spec: RunSpec) -> WandbRun:
         """Like the SDK: one open run per id, a finished run of the same path resumes."""
@@ -687,6 +835,14 @@ def _settable_aliases(aliases: Sequence[str]) -> list[str]:
     return [a for a in dict.fromkeys([*aliases, "latest"]) if not _VERSION_ALIAS.fullmatch(a)]
 
 
+def _check_alias(alias: str) -> None:
+    """The W&B server's alias checks (characters and length)."""
+    if "/" in alias or ":" in alias:  # the SDK's message
+        raise ValueError("Aliases must not contain any of the following characters: '/', ':'")
+    if not 1 <= len(alias) <= MAX_ALIAS_LENGTH:  # "an alias can be 1 to 128 characters long"
+        raise ValueError(f"Invalid alias {alias!r}: aliases must be 1-128 characters")
+
+
 def _check_name(name: str) -> None:
     if not ARTIFACT_NAME_PATTERN.match(name):
         raise ValueError(
@@ -722,6 +878,8 @@ def _md5_b64(path: Path) -> str:
 
 __all__ = [
     "FakeArtifact",
+    "FakeArtifactVersion",
+    "FakeArtifactsApi",
     "FakeRun",
     "FakeWandb",
     "FakeWandbClient",

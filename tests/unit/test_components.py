@@ -327,8 +327,8 @@ def test_yaml_schema_forbids_unknown_keys() -> None:
     schema = WandbComponent.model().model_json_schema()
     assert schema["additionalProperties"] is False
     assert "required" not in schema  # project, entity, host: WANDB_* variables by default
-    (settings,) = schema["$defs"].values()
-    assert settings["additionalProperties"] is False
+    for settings in schema["$defs"].values():  # the io_manager and lifecycle blocks
+        assert settings["additionalProperties"] is False
     for name, field in schema["properties"].items():
         assert field.get("description"), f"{name} has no description for dg docs"
 
@@ -370,7 +370,7 @@ def test_component_covers_the_resource_settings() -> None:
     component = {name.removesuffix("_env_var") for name in WandbComponent.model_fields}
     missing = resource_fields - component
     assert not missing, f"add {sorted(missing)} to WandbComponent.build_resource (components.py)"
-    assert component - {"resource_key", "io_manager"} == resource_fields
+    assert component - {"resource_key", "io_manager", "lifecycle"} == resource_fields
 
 
 @pytest.fixture

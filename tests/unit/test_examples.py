@@ -22,6 +22,7 @@ from examples import (
     partitions,
     serialization,
     simple,
+    version_lifecycle,
 )
 
 
@@ -207,3 +208,27 @@ def test_onnx_model(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any])
     model_file = fake_wandb.artifact("my_onnx_model_file:latest")
     assert list(model_file.manifest.entries) == ["model.onnx"]
     assert model_file.metadata["format"] == "onnx"
+
+
+def test_version_lifecycle(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        reports = version_lifecycle.run_example(instance, fake_wandb_resources)
+    assert reports["dry_run"]["wandb_would_delete_versions"] == ["v0", "v1"]
+    assert reports["deleted"]["wandb_deleted_versions"] == ["v0", "v1"]
+    kept = [(v.version, sorted(v.aliases)) for v in fake_wandb.versions("classifier")]
+    assert [
+        (version, [a for a in aliases if not a.startswith("dagster-run-")])
+        for version, aliases in kept
+    ] == [
+        ("v2", []),  # one of the 2 newest (keep_last)
+        ("v3", ["latest", "production"]),
+    ]
+    newest = fake_wandb.artifact("classifier:production")
+    assert newest.description == "Accuracy 0.9 on the held-out set"
+    assert newest.metadata["accuracy"] == 0.9
+    ((_, linked, aliases),) = fake_wandb.registry_versions(
+        "wandb-registry-model/lifecycle_classifier"
+    )
+    assert (linked.version, aliases) == ("v3", ["latest", "staging"])
