@@ -24,6 +24,7 @@ from dagster import (
 from dagster_wandb_v2._contexts import LEGACY_CONFIG_KEY, raw_config
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
+from dagster_wandb_v2.distributed import distributed_asset_keys, distributed_problems
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.naming import asset_artifact_name, partition_artifact_name
@@ -56,7 +57,10 @@ def definition_problems(defs: Definitions) -> list[str]:
     for key, source_asset in repository.source_assets_by_key.items():
         io_manager_of.setdefault(key, source_asset.get_io_manager_key())
         partitions_def_of.setdefault(key, source_asset.partitions_def)
-    partitioned = {key: value is not None for key, value in partitions_def_of.items()}
+    partitioned: dict[AssetKey, bool | None] = {
+        key: value is not None for key, value in partitions_def_of.items()
+    }
+    partitioned.update(dict.fromkeys(distributed_asset_keys(repository), None))
     problems: list[str] = []
     asset_node_names: set[str] = set()
     asset_of_artifact: dict[str, AssetKey] = {}
@@ -142,6 +146,7 @@ def definition_problems(defs: Definitions) -> list[str]:
                         input_def.metadata,
                         location,
                     )
+    problems += distributed_problems(repository, wandb_keys)
     return list(dict.fromkeys(problems))
 
 
