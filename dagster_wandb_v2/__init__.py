@@ -23,6 +23,10 @@ from dagster_wandb_v2.config import (
     SerializationModule,
     WandbArtifactConfiguration,
 )
+from dagster_wandb_v2.distributed_ops import (
+    FinishDistributedArtifactConfig,
+    finish_distributed_artifact_op,
+)
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbArtifactsIOManagerError,
@@ -67,6 +71,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "FinishDistributedArtifactConfig",
     "PartitionReadConfiguration",
     "RegistryLink",
     "SerializationModule",
@@ -84,6 +89,7 @@ __all__ = [
     "__version__",
     "build_wandb_artifact_checks",
     "build_wandb_artifact_sensor",
+    "finish_distributed_artifact_op",
     "run_launch_agent",
     "run_launch_job",
     "step_run",

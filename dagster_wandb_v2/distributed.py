@@ -9,6 +9,8 @@ name reads every row (W&B Artifacts guide, "parallel runs").
 
 Which runs build one version (the W&B *distributed id*):
 
+- runs tagged ``dagster_wandb/distributed_id``: the tag's value (e.g. set by a schedule to
+  gather a month of daily partitions); committed only explicitly;
 - the runs of one Dagster backfill (tag ``dagster/backfill``): the backfill id;
 - any other run: its own run id (a single-run backfill writes all its partitions at once).
 
@@ -19,7 +21,7 @@ is only committed once complete, so parallel writers need no lock: whoever sees 
 commits it, and no incomplete version is ever ``latest``. A partition retried before the
 commit replaces its own folder; a write after the commit starts the next draft.
 :func:`finish_distributed_artifact` commits a draft explicitly (a backfill that cannot
-complete, or a set that never ends such as time partitions written run by run).
+complete, or runs sharing a ``dagster_wandb/distributed_id`` tag).
 
 Example::
 
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
 
 DISTRIBUTED_KEY = "distributed"
 BACKFILL_TAG = "dagster/backfill"
+DISTRIBUTED_ID_TAG = "dagster_wandb/distributed_id"
+"""A run tag choosing the distributed id; such drafts are committed explicitly only."""
 PARTITIONS_FOLDER = "partitions"
 """The folder of the artifact that holds one folder per partition."""
 
@@ -231,12 +235,17 @@ class DistributedWrite:
 def distributed_id_and_target(context: OutputContext) -> tuple[str, list[str] | None]:
     """The distributed id of this write, and every partition key it must gather.
 
-    A run of a backfill: the backfill id and the backfill's partitions of this asset
-    (``None`` if Dagster cannot tell them, then only :func:`finish_distributed_artifact`
-    commits). Any other run: the run id and the run's partitions.
+    A run tagged ``dagster_wandb/distributed_id``: the tag's value, and no target (only
+    :func:`finish_distributed_artifact` commits). A run of a backfill: the backfill id and
+    the backfill's partitions of this asset (``None`` if Dagster cannot tell them, then
+    only :func:`finish_distributed_artifact` commits). Any other run: the run id and the
+    run's partitions.
     """
     step = context.step_context
     run = step.dagster_run
+    chosen = run.tags.get(DISTRIBUTED_ID_TAG)
+    if chosen:
+        return chosen, None
     backfill_id = run.tags.get(BACKFILL_TAG)
     if not backfill_id:
         keys: Sequence[str] | None = list(context.asset_partition_keys)
@@ -391,11 +400,11 @@ def finish_distributed_artifact(
     """
     import wandb
 
-    draft = wandb.Artifact(name, type=type)
     distributed = cast(DistributedRun, run)
-    # The PartitionedTable entry every writer of Tables adds; an upsert returns the draft.
-    draft.add(_partitioned_table(), name)
-    draft_id = distributed.upsert_artifact(draft, ["latest"], distributed_id)
+    # An upsert of no files returns the draft's id and changes nothing in it.
+    draft_id = distributed.upsert_artifact(
+        wandb.Artifact(name, type=type), ["latest"], distributed_id
+    )
     entries = distributed.draft_entries(draft_id)
     if not _partition_folders(entries):
         raise WandbArtifactsIOManagerError(

@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     ConfigurableIOManager,
     InitResourceContext,
     InputContext,
@@ -63,6 +64,7 @@ from dagster_wandb_v2.distributed import (
     distributed_id_and_target,
     distributed_read_problems,
     distributed_write_problems,
+    finish_distributed_artifact,
     raw_requests_distributed,
     read_distributed,
     upstream_is_distributed,
@@ -182,6 +184,31 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         :func:`dagster_wandb_v2.step_run`, the usual way to get it.
         """
         return self._active_session().run_for(context).handle
+
+    def finish_distributed_artifact(
+        self,
+        context: AssetExecutionContext | OpExecutionContext,
+        asset_key: AssetKey | str,
+        distributed_id: str,
+        type: str,
+    ) -> dict[str, MetadataValue]:
+        """Commit the draft version of the distributed asset ``asset_key`` that
+        ``distributed_id`` (a backfill id, or the run id of a run outside backfills) built,
+        with whatever partitions it holds; returns the version's Dagster metadata.
+
+        For sets that never complete on their own: a backfill with partitions that will
+        not succeed, time partitions gathered by runs outside one backfill. ``type`` is
+        the artifact's type (``dataset``...). Raises
+        :class:`~dagster_wandb_v2.WandbArtifactsIOManagerError` if no partition was written.
+        """
+        key = AssetKey.from_user_string(asset_key) if isinstance(asset_key, str) else asset_key
+        session = self._active_session()
+        run = session.run_for(context)
+        location = Location("op", key.to_user_string(), "output", "result")
+        stored = finish_distributed_artifact(
+            run, asset_artifact_name(key), type, distributed_id, location
+        )
+        return materialization_metadata(session.dagster_run_id, session.client.app_url, run, stored)
 
     # --- writing ---------------------------------------------------------------------
 

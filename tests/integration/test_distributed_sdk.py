@@ -25,12 +25,17 @@ from dagster import (
     MultiPartitionsDefinition,
     StaticPartitionsDefinition,
     asset,
+    job,
     materialize,
     mem_io_manager,
 )
 from dagster._core.execution.backfill import PartitionBackfill
 
-from dagster_wandb_v2 import WandbConfigurationError, validate_definitions
+from dagster_wandb_v2 import (
+    WandbConfigurationError,
+    finish_distributed_artifact_op,
+    validate_definitions,
+)
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
 from tests.integration import distributed_pipeline
 
@@ -377,3 +382,85 @@ def test_bad_distributed_configuration_is_refused_before_anything_is_written(
     assert _versions(local_wandb, "unpartitioned") == []
     projects = {project.name for project in local_wandb.api().projects(local_wandb.entity)}
     assert local_wandb.project not in projects, "no W&B run was opened"
+
+
+def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
+    local_wandb: LocalWandbProject,
+) -> None:
+    """Daily partitions written by separate runs (a schedule's) gather in one draft until
+    the finish op commits it; finishing a draft nobody wrote to is refused."""
+    daily = DailyPartitionsDefinition(start_date="2024-01-01")
+
+    distributed = _config(type="dataset", distributed=True)
+
+    @asset(partitions_def=daily, metadata=distributed, io_manager_key=IO)
+    def readings(context: AssetExecutionContext) -> int:
+        return int(context.partition_key[-2:])
+
+    seen: dict[str, Any] = {}
+
+    @asset(
+        partitions_def=daily,
+        io_manager_key="memory",
+        ins={"readings": AssetIn(input_manager_key=IO)},
+    )
+    def checked(context: AssetExecutionContext, readings: int) -> int:
+        seen[context.partition_key] = readings
+        return readings
+
+    finish = finish_distributed_artifact_op("readings", type="dataset")
+
+    @job(name="finish_readings")
+    def finish_readings() -> None:
+        finish()
+
+    finish_job = Definitions(
+        jobs=[finish_readings], resources=local_wandb.resources()
+    ).resolve_job_def("finish_readings")
+    tags = {"dagster_wandb/distributed_id": "january"}
+    resources = {**local_wandb.resources(), "memory": mem_io_manager}
+    with DagsterInstance.ephemeral() as instance:
+        for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
+            result = materialize(
+                [readings], partition_key=day, resources=resources, instance=instance, tags=tags
+            )
+            assert result.success
+            metadata = result.asset_materializations_for_node("readings")[0].metadata
+            assert metadata["wandb_distributed_id"].value == "january"
+            assert "wandb_artifact_version" not in metadata
+        assert _versions(local_wandb, "readings") == []
+
+        def run_finish(distributed_id: str) -> Any:
+            config = {"distributed_id": distributed_id}
+            return finish_job.execute_in_process(
+                run_config={"ops": {"finish_readings": {"config": config}}},
+                instance=instance,
+                raise_on_error=False,
+            )
+
+        refused = run_finish("february")
+        assert not refused.success
+        assert "no partition was written" in str(refused.all_events)
+        finished = run_finish("january")
+        assert finished.success
+        observation = next(
+            event.asset_observation_data.asset_observation
+            for event in finished.all_events
+            if event.event_type_value == "ASSET_OBSERVATION"
+        )
+        assert observation.asset_key == AssetKey("readings")
+        assert observation.metadata["wandb_artifact_version"].value == "v0"
+        assert materialize(
+            [readings, checked],
+            selection=[checked],
+            partition_key="2024-01-02",
+            resources=resources,
+            instance=instance,
+        ).success
+
+    assert _versions(local_wandb, "readings") == ["v0"]
+    version = local_wandb.api().artifact(local_wandb.path("readings:latest"))
+    assert sorted(version.manifest.entries) == [
+        f"partitions/2024-01-0{day}/output.pickle" for day in (1, 2, 3)
+    ]
+    assert seen == {"2024-01-02": 2}
