@@ -7,6 +7,7 @@ from dagster import Definitions
 from dagster_wandb_v2 import validate_definitions
 from examples import (
     advanced,
+    distributed,
     experiment_tracking,
     external,
     model_registry,
@@ -28,9 +29,10 @@ all_assets = [
     *external.assets,
     *partitions.assets,
     *model_registry.assets,
+    *distributed.assets,
 ]
 
-all_jobs = [*ops_job.jobs, *partitioned_job.jobs]
+all_jobs = [*ops_job.jobs, *partitioned_job.jobs, *distributed.jobs]
 
 defs = Definitions(assets=all_assets, jobs=all_jobs, resources=wandb_resources())
 validate_definitions(defs)
