@@ -285,6 +285,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             partitioned=context.has_asset_partitions,
             has_asset_key=context.has_asset_key,
         )
+        problems += self._signing_problems(location)
         if problems:
             raise WandbConfigurationError(problems)
         name = asset_artifact_name(context.asset_key)
@@ -343,6 +344,15 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             )
         context.add_output_metadata(metadata)
 
+    def _signing_problems(self, location: Location) -> list[str]:
+        """Distributed payloads are not signed: refused rather than read unverified."""
+        if not self.signing_key:
+            return []
+        return [
+            f"{location}: {CONFIG_KEY}.distributed: not supported with "
+            "WandbArtifactsIOManager.signing_key yet (its payloads would be unsigned)"
+        ]
+
     # --- reading ---------------------------------------------------------------------
 
     def load_input(self, context: InputContext) -> Any:
@@ -383,6 +393,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         keys = _contexts.ordered_partition_keys(context)
         if distributed:
             problems = distributed_read_problems(raw, location, str(asset))
+            problems += self._signing_problems(location)
             if problems:
                 raise WandbConfigurationError(problems)
             if spec.get is not None or spec.get_path is not None:  # e.g. the PartitionedTable
