@@ -293,12 +293,18 @@ def write_distributed(
     and commit the draft if it now holds every partition of ``target``."""
     import wandb
 
-    if not spec.type:
+    artifact_type = spec.type or next(
+        (value.type for value in values.values() if isinstance(value, wandb.Artifact)), None
+    )
+    if not artifact_type:
         raise WandbConfigurationError(
-            [f"{location}: {CONFIG_KEY}.type: required for a distributed artifact"]
+            [
+                f"{location}: {CONFIG_KEY}.type: required for a distributed artifact unless "
+                "the output is a wandb.Artifact (e.g. 'dataset' or 'model')"
+            ]
         )
     draft = wandb.Artifact(
-        name, type=spec.type, description=spec.description, metadata=dict(source_metadata)
+        name, type=artifact_type, description=spec.description, metadata=dict(source_metadata)
     )
     warnings: list[str] = []
     has_table = False
@@ -442,12 +448,13 @@ def read_distributed(
     for path in entries:
         folder, _, file_name = str(path).rpartition("/")
         by_folder.setdefault(folder, []).append(file_name)
-    missing = [key for key in keys if partition_folder(key) not in by_folder]
+    present = _partition_folders(list(entries))
+    missing = [key for key in keys if partition_folder(key) not in present]
     if missing:
         raise WandbArtifactsIOManagerError(
             f"{location}: the distributed W&B artifact '{qualified_name}' has no partition "
             f"{', '.join(map(str, missing))} (it has "
-            f"{', '.join(sorted(f for f in by_folder if f.startswith(PARTITIONS_FOLDER)))})"
+            f"{', '.join(sorted(by_folder.keys() & present)) or 'none'})"
         )
 
     def one(key: str) -> Any:
@@ -458,7 +465,7 @@ def read_distributed(
         if own.get_path is not None:
             entry = artifact.get_entry(f"{folder}/{own.get_path}")
             return str(_cached_entry(artifact, cache, entry, location))
-        files = by_folder[folder]
+        files = by_folder.get(folder, [])
         module = next((m for m in MODULES.values() if m.file_name in files), None)
         if module is not None:
             entry = artifact.get_entry(f"{folder}/{module.file_name}")
@@ -466,8 +473,10 @@ def read_distributed(
         names = [f for f in files if "." in f]
         if len(names) == 1:  # one W&B object, e.g. Table.table.json
             return _get_object(artifact, f"{folder}/{names[0].split('.')[0]}", location, cache)
+        inside = [str(path) for path in entries if str(path).startswith(f"{folder}/")]
+        held = sorted(path[len(folder) + 1 :] for path in inside)
         raise WandbArtifactsIOManagerError(
-            f"{location}: partition '{key}' of '{qualified_name}' holds {', '.join(files)}; "
+            f"{location}: partition '{key}' of '{qualified_name}' holds {', '.join(held)}; "
             "choose one with 'get' or 'get_path' under 'partitions'"
         )
 

@@ -7,7 +7,8 @@ from typing import Any, cast
 import wandb
 from dagster import AssetExecutionContext, AssetIn, StaticPartitionsDefinition, asset, materialize
 
-from dagster_wandb_v2.distributed import DistributedRun
+from dagster_wandb_v2._location import Location
+from dagster_wandb_v2.distributed import DistributedRun, finish_distributed_artifact
 from tests.behaviour.backends import Backend
 
 
@@ -91,3 +92,45 @@ def test_distributed_asset_gathers_partitions_and_tables(backend: Backend) -> No
     ]
     rows = sorted(row for _, row in cast(Any, version).get("scores").iterrows())
     assert rows == [["x"], ["y"]]
+
+
+def test_returned_artifacts_keep_their_files_under_the_partition_folder(backend: Backend) -> None:
+    partitions = StaticPartitionsDefinition(["x", "y"])
+    config = {"wandb_artifact_configuration": {"distributed": True}}
+
+    @asset(partitions_def=partitions, metadata=config, io_manager_key="wandb_artifacts_manager")
+    def bundles(context: AssetExecutionContext) -> wandb.Artifact:
+        artifact = wandb.Artifact("bundles", "dataset")
+        with artifact.new_file("data/rows.csv") as file:
+            file.write(f"key\n{context.partition_key}\n")
+        return artifact
+
+    seen: dict[str, str] = {}
+    read_config = {
+        "wandb_artifact_configuration": {"partitions": {"*": {"get_path": "data/rows.csv"}}}
+    }
+
+    @asset(
+        ins={"bundles": AssetIn(input_manager_key="wandb_artifacts_manager", metadata=read_config)}
+    )
+    def rows(bundles: dict[str, str]) -> None:
+        for key, path in bundles.items():
+            with open(path) as file:
+                seen[key] = file.read()
+
+    resources = backend.resources()
+    for key in ("x", "y"):  # one run per partition, sharing one distributed id
+        tags = {"dagster_wandb/distributed_id": "bundles-1"}
+        assert materialize([bundles], partition_key=key, resources=resources, tags=tags).success
+    assert backend.aliases("bundles") == {}, "runs sharing a distributed id tag: no version yet"
+    run = backend.start_run()
+    finish_distributed_artifact(
+        run, "bundles", "dataset", "bundles-1", Location("op", "f", "output", "result")
+    )
+    run.finish()
+    assert materialize([bundles, rows], selection=[rows], resources=resources).success
+    assert seen == {"x": "key\nx\n", "y": "key\ny\n"}
+    assert sorted(backend.lookup("bundles:latest").manifest.entries) == [
+        "partitions/x/data/rows.csv",
+        "partitions/y/data/rows.csv",
+    ]
