@@ -20,6 +20,8 @@ Example::
     # launched with config {"ops": {"finish_shards": {"config": {"distributed_id": "<id>"}}}}
 """
 
+from typing import Any
+
 from dagster import (
     AssetKey,
     AssetObservation,
@@ -28,8 +30,9 @@ from dagster import (
     OpExecutionContext,
     op,
 )
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from dagster_wandb_v2._unknown_keys import reject_unknown_fields
 from dagster_wandb_v2.naming import asset_artifact_name
 
 
@@ -42,6 +45,11 @@ class FinishDistributedArtifactConfig(Config):
             "backfill id (tag dagster/backfill) for runs of a backfill, else the writing run's id."
         )
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        return reject_unknown_fields(cls, data)
 
 
 def finish_distributed_artifact_op(
