@@ -37,6 +37,7 @@ from dagster_wandb_v2 import (
     validate_definitions,
 )
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
+from dagster_wandb_v2.testing.server import LocalWandbServer
 from tests.integration import distributed_pipeline
 
 IO = "wandb_artifacts_manager"
@@ -84,7 +85,7 @@ def _versions(local_wandb: LocalWandbProject, name: str) -> list[str]:
 
 
 def test_single_run_backfill_writes_one_version_read_whole_and_by_partition(
-    local_wandb: LocalWandbProject,
+    local_wandb: LocalWandbProject, local_wandb_server: LocalWandbServer
 ) -> None:
     partitions = StaticPartitionsDefinition(["a", "b", "c"])
     distributed = _config(type="dataset", distributed=True, aliases=["gathered"])
@@ -130,9 +131,14 @@ def test_single_run_backfill_writes_one_version_read_whole_and_by_partition(
         metadata = result.asset_materializations_for_node("shards")[0].metadata
         assert metadata["wandb_artifact_version"].value == "v0"
         assert metadata["wandb_partitions_missing"].value == 0
+        before = len(local_wandb_server.requests)
+        assert materialize(
+            [shards, gathered], selection=[gathered], resources=resources, instance=instance
+        ).success
+        fan_in = local_wandb_server.requests[before:]
         assert materialize(
             [shards, tables, gathered, rows],
-            selection=[gathered, rows],
+            selection=[rows],
             resources=resources,
             instance=instance,
         ).success
@@ -153,6 +159,9 @@ def test_single_run_backfill_writes_one_version_read_whole_and_by_partition(
     assert _versions(local_wandb, "shards") == ["v0"]
     assert not api.artifact_collection_exists(local_wandb.path("shards.a"), "dataset")
     assert seen["gathered"] == {"a": ["a", "a"], "b": ["b", "b"], "c": ["c", "c"]}
+    operations = [request.operation for request in fan_in if request.operation]
+    assert operations.count("FetchArtifactManifest") == 1, "one manifest for every partition"
+    assert operations.count("ArtifactMembershipByName") == 1, "one version looked up"
     assert seen["rows"] == [["a"], ["b"], ["c"]]
     assert seen["one.b"] == ["b", "b"]
     table_version = api.artifact(local_wandb.path("tables:latest"))
