@@ -23,6 +23,10 @@ from dagster_wandb_v2.config import (
     SerializationModule,
     WandbArtifactConfiguration,
 )
+from dagster_wandb_v2.distributed_ops import (
+    FinishDistributedArtifactConfig,
+    finish_distributed_artifact_op,
+)
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbArtifactsIOManagerError,
@@ -82,6 +86,7 @@ __all__ = [
     "CleanUpVersions",
     "LifecycleReport",
     "LinkVersion",
+    "FinishDistributedArtifactConfig",
     "PartitionReadConfiguration",
     "PromoteVersion",
     "RegistryLink",
@@ -103,6 +108,7 @@ __all__ = [
     "build_wandb_artifact_sensor",
     "build_wandb_lifecycle_asset",
     "build_wandb_lifecycle_op",
+    "finish_distributed_artifact_op",
     "run_launch_agent",
     "run_launch_job",
     "run_lifecycle_step",

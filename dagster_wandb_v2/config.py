@@ -91,7 +91,8 @@ class WandbArtifactConfiguration(TypedDict):
     """Everything the IO manager reads under ``metadata["wandb_artifact_configuration"]``.
 
     Output (write) keys: ``name``, ``type``, ``description``, ``aliases``, ``add_dirs``,
-    ``add_files``, ``add_references``, ``serialization_module``, ``link_to``, ``ttl``.
+    ``add_files``, ``add_references``, ``serialization_module``, ``link_to``, ``ttl``,
+    ``distributed``.
     Input (read) keys: ``name``, ``get``, ``get_path``, ``version``, ``alias``,
     ``partitions``, ``legacy_partition_names``.
     """
@@ -111,6 +112,9 @@ class WandbArtifactConfiguration(TypedDict):
     """Link the logged version to W&B Registry collections."""
     ttl: NotRequired[str | int]
     """Time to live: ``"30d"``, ``"12h"``, ``"1d12h"``, seconds as an int, or ``"inherit"``."""
+    distributed: NotRequired[bool]
+    """Partitioned assets only: every partition goes into one artifact version (a W&B
+    distributed artifact, see :mod:`dagster_wandb_v2.distributed`)."""
     get: NotRequired[str]
     get_path: NotRequired[str]
     version: NotRequired[str]
@@ -132,6 +136,7 @@ WRITE_KEYS = frozenset(
         "serialization_module",
         "link_to",
         "ttl",
+        "distributed",
     }
 )
 READ_KEYS = frozenset(
@@ -183,6 +188,7 @@ class WriteSpec:
     link_to: tuple[LinkSpec, ...] = ()
     ttl_seconds: int | None = None
     ttl_inherit: bool = False
+    distributed: bool = False
 
 
 @dataclass(frozen=True)
@@ -288,6 +294,7 @@ def parse_write_config(
         link_to=tuple(links),
         ttl_seconds=ttl_seconds,
         ttl_inherit=config.get("ttl") == TTL_INHERIT,
+        distributed=config.get("distributed", False),
     )
 
 

@@ -34,21 +34,24 @@ import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     ConfigurableIOManager,
     DagsterInstance,
     DagsterInvariantViolationError,
     InitResourceContext,
     InputContext,
+    MetadataValue,
     OpExecutionContext,
     OutputContext,
 )
 from pydantic import Field, PrivateAttr, model_validator
 
 from dagster_wandb_v2 import _contexts
+from dagster_wandb_v2._location import Location
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2._unknown_keys import reject_unknown_fields
 from dagster_wandb_v2.artifact_writers import claimants, other_writers_in_run
@@ -57,8 +60,19 @@ from dagster_wandb_v2.client import ArtifactReader
 from dagster_wandb_v2.config import (
     CONFIG_KEY,
     PartitionReadSpec,
+    WriteSpec,
     parse_read_config,
     parse_write_config,
+)
+from dagster_wandb_v2.distributed import (
+    distributed_id_and_target,
+    distributed_read_problems,
+    distributed_write_problems,
+    finish_distributed_artifact,
+    raw_requests_distributed,
+    read_distributed,
+    upstream_is_distributed,
+    write_distributed,
 )
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
@@ -181,6 +195,31 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         """
         return self._active_session().run_for(context).handle
 
+    def finish_distributed_artifact(
+        self,
+        context: AssetExecutionContext | OpExecutionContext,
+        asset_key: AssetKey | str,
+        distributed_id: str,
+        type: str,
+    ) -> dict[str, MetadataValue]:
+        """Commit the draft version of the distributed asset ``asset_key`` that
+        ``distributed_id`` (a backfill id, or the run id of a run outside backfills) built,
+        with whatever partitions it holds; returns the version's Dagster metadata.
+
+        For sets that never complete on their own: a backfill with partitions that will
+        not succeed, time partitions gathered by runs outside one backfill. ``type`` is
+        the artifact's type (``dataset``...). Raises
+        :class:`~dagster_wandb_v2.WandbArtifactsIOManagerError` if no partition was written.
+        """
+        key = AssetKey.from_user_string(asset_key) if isinstance(asset_key, str) else asset_key
+        session = self._active_session()
+        run = session.run_for(context)
+        location = Location("op", key.to_user_string(), "output", "result")
+        stored = finish_distributed_artifact(
+            run, asset_artifact_name(key), type, distributed_id, location
+        )
+        return materialization_metadata(session.dagster_run_id, session.client.app_url, run, stored)
+
     # --- writing ---------------------------------------------------------------------
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
@@ -199,6 +238,9 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             )
             return
         session = self._active_session()
+        if spec.distributed or raw_requests_distributed(raw):
+            self._handle_distributed(context, obj, raw, spec, location, session)
+            return
         if context.has_asset_key:
             base_name = asset_artifact_name(context.asset_key)
         else:  # parse_write_config guarantees a name unless the value is an Artifact
@@ -238,17 +280,103 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             )
         context.add_output_metadata(_contexts.output_metadata(summary))
 
+    def _handle_distributed(
+        self,
+        context: OutputContext,
+        obj: Any,
+        raw: object,
+        spec: WriteSpec,
+        location: Location,
+        session: StepSession,
+    ) -> None:
+        """Every partition of the output into one W&B version (``distributed``)."""
+        problems = distributed_write_problems(
+            raw,
+            location,
+            partitioned=context.has_asset_partitions,
+            has_asset_key=context.has_asset_key,
+        )
+        problems += self._signing_problems(location)
+        if problems:
+            raise WandbConfigurationError(problems)
+        name = asset_artifact_name(context.asset_key)
+        targets = _contexts.write_targets(context, obj, name, location)
+        values = {cast(str, key): value for _, value, key in targets}
+        distributed_id, target = distributed_id_and_target(context)
+        run = session.run_for(context)
+        staging = session.cache.scratch_dir()
+        try:
+            written = write_distributed(
+                run,
+                name=name,
+                values=values,
+                spec=spec,
+                location=location,
+                source_metadata=artifact_source_metadata(session.dagster_run_id),
+                staging_dir=staging,
+                distributed_id=distributed_id,
+                target=target,
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        for warning in written.warnings:
+            context.log.warning(warning)
+        metadata: dict[str, Any] = {
+            "wandb_artifact_name": MetadataValue.text(name),
+            "wandb_distributed_id": MetadataValue.text(distributed_id),
+            "wandb_partitions_written": MetadataValue.int(len(written.written)),
+            "wandb_entity": MetadataValue.text(run.entity),
+            "wandb_project": MetadataValue.text(run.project),
+            "wandb_run_id": MetadataValue.text(run.id),
+            "wandb_run_url": MetadataValue.url(run.url),
+        }
+        if written.missing is not None:
+            metadata["wandb_partitions_missing"] = MetadataValue.int(len(written.missing))
+        if written.committed is not None:
+            metadata.update(
+                materialization_metadata(
+                    session.dagster_run_id, session.client.app_url, run, written.committed
+                )
+            )
+            context.log.info(
+                f"{location}: committed the distributed W&B artifact {written.committed.name} "
+                f"({metadata['wandb_artifact_url'].value})"
+            )
+        else:
+            waiting = (
+                f"{len(written.missing)} partition(s) still to write"
+                if written.missing is not None
+                else "finish it with finish_distributed_artifact"
+            )
+            context.log.info(
+                f"{location}: added {len(written.written)} partition(s) to the draft of the "
+                f"distributed W&B artifact '{name}' (distributed id '{distributed_id}'; "
+                f"{waiting})"
+            )
+        context.add_output_metadata(metadata)
+
+    def _signing_problems(self, location: Location) -> list[str]:
+        """Distributed payloads are not signed: refused rather than read unverified."""
+        if not self.signing_key:
+            return []
+        return [
+            f"{location}: {CONFIG_KEY}.distributed: not supported with "
+            "WandbArtifactsIOManager.signing_key yet (its payloads would be unsigned)"
+        ]
+
     # --- reading ---------------------------------------------------------------------
 
     def load_input(self, context: InputContext) -> Any:
         location = _contexts.input_location(context)
         raw = _contexts.raw_config(context.definition_metadata, location, _contexts.log_of(context))
         partitioned = context.has_asset_partitions
+        distributed = partitioned and upstream_is_distributed(context)
         spec = parse_read_config(
             raw,
             location,
             names_artifact_from_asset_key=context.has_asset_key,
-            partitioned=partitioned,
+            # A distributed upstream is one version: a top-level get reads it whole.
+            partitioned=None if distributed else partitioned,
         )
         run, cache = self._reader_for(context)
         # parse_read_config guarantees a path for an op's input (its name is required)
@@ -275,10 +403,27 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                 partition_key = context.partition_key
                 base_name = partition_artifact_name(base_name, partition_key)
             return read(base_name, spec, partition_key)
+        keys = _contexts.ordered_partition_keys(context)
+        if distributed:
+            problems = distributed_read_problems(raw, location, str(asset))
+            problems += self._signing_problems(location)
+            if problems:
+                raise WandbConfigurationError(problems)
+            if spec.get is not None or spec.get_path is not None:  # e.g. the PartitionedTable
+                return read(base_name, spec, None)
+            gathered = read_distributed(
+                run,
+                session.cache,
+                f"{prefix}/{base_name}:{spec.qualifier}",
+                keys,
+                spec,
+                location,
+                self.max_concurrent_reads,
+            )
+            return gathered[keys[0]] if len(keys) == 1 else gathered
         name_for = partition_artifact_name
         if spec.legacy_partition_names:
             name_for = legacy_partition_artifact_name
-        keys = _contexts.ordered_partition_keys(context)
 
         def read_partition(key: str) -> Any:
             return read(name_for(base_name, key), spec.for_partition(key), key)

@@ -28,6 +28,7 @@ from dagster_wandb_v2._location import Location
 from dagster_wandb_v2._session import INTEGRATION_TAG
 from dagster_wandb_v2.artifact_writers import AssetWriter, OpWriter, Writer, clashes
 from dagster_wandb_v2.config import CONFIG_KEY, parse_read_config, parse_write_config
+from dagster_wandb_v2.distributed import distributed_asset_keys, distributed_problems
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.io_manager import WandbArtifactsIOManager
 from dagster_wandb_v2.resource import ENV_BASE_URL, ENV_PROJECT, WandbResource
@@ -63,7 +64,10 @@ def definition_problems(defs: Definitions) -> list[str]:
     for key, source_asset in repository.source_assets_by_key.items():
         io_manager_of.setdefault(key, source_asset.get_io_manager_key())
         partitions_def_of.setdefault(key, source_asset.partitions_def)
-    partitioned = {key: value is not None for key, value in partitions_def_of.items()}
+    partitioned: dict[AssetKey, bool | None] = {
+        key: value is not None for key, value in partitions_def_of.items()
+    }
+    partitioned.update(dict.fromkeys(distributed_asset_keys(repository), None))
     asset_node_names: set[str] = set()
     writers = _asset_writers(repository, io_manager_of, wandb_keys, defs.resources or {})
     graph_asset_outputs = _graph_asset_outputs(assets_defs)
@@ -158,6 +162,7 @@ def definition_problems(defs: Definitions) -> list[str]:
                         input_def.metadata,
                         location,
                     )
+    problems += distributed_problems(repository, wandb_keys)
     problems += _lifecycle_problems(repository, wandb_keys, io_manager_of, partitions_def_of)
     shared = [(str(writers[writer]), text) for writer, text in clashes(writers)]
     return list(dict.fromkeys(_next_to_their_location(problems, shared)))

@@ -172,6 +172,17 @@ def run_examples(instance: DagsterInstance) -> list[str]:
         f"{lifecycle['deleted']['wandb_kept_versions']}",
         flush=True,
     )
+
+    from examples import distributed
+
+    gathered = distributed.run_example(instance, resources)
+    print(
+        f"Distributed artifacts: shard sizes {gathered['shard_sizes']}, "
+        f"{gathered['score_rows']} table rows, daily_readings "
+        f"{gathered['daily_readings_version']} finished explicitly",
+        flush=True,
+    )
+    urls.append(gathered["daily_readings_url"])
     from examples import react_to_wandb
 
     reacted = react_to_wandb.run_example(instance, resources)

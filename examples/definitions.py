@@ -7,6 +7,7 @@ from dagster import Definitions
 from dagster_wandb_v2 import validate_definitions
 from examples import (
     advanced,
+    distributed,
     experiment_tracking,
     external,
     model_registry,
@@ -30,9 +31,10 @@ all_assets = [
     *partitions.assets,
     *model_registry.assets,
     *version_lifecycle.assets,
+    *distributed.assets,
 ]
 
-all_jobs = [*ops_job.jobs, *partitioned_job.jobs, *version_lifecycle.jobs]
+all_jobs = [*ops_job.jobs, *partitioned_job.jobs, *version_lifecycle.jobs, *distributed.jobs]
 
 defs = Definitions(
     assets=all_assets,

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -89,8 +89,30 @@ class FakeEntry:
 
 
 @dataclass
+class _Draft:
+    """A version distributed runs are building (``upsert_artifact``), not committed yet."""
+
+    id: str
+    entity: str
+    project: str
+    name: str
+    type: str
+    distributed_id: str
+    entries: dict[str, tuple[Path | None, str | None, str]] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    committed: FakeArtifact | None = None
+
+
+@dataclass
 class _Manifest:
     entries: dict[str, FakeEntry]
+
+    def get_entries_in_directory(self, directory: str) -> list[FakeEntry]:
+        """Entries under ``directory/`` (``ArtifactManifest``'s; ``PartitionedTable`` reads
+        its parts with it)."""
+        return [entry for path, entry in self.entries.items() if path.startswith(f"{directory}/")]
 
 
 class FakeArtifact(wandb.Artifact):
@@ -334,6 +356,23 @@ class FakeRun:
     def finish(self, exit_code: int = 0) -> None:
         self.exit_code = exit_code
 
+    def upsert_artifact(
+        self, artifact: wandb.Artifact, aliases: Sequence[str], distributed_id: str
+    ) -> str:
+        """``wandb.Run.upsert_artifact``: add files to the draft ``distributed_id`` builds."""
+        self._check_open("upsert_artifact")
+        return self._backend.upsert(artifact, self.entity, self.project, aliases, distributed_id)
+
+    def draft_entries(self, draft_id: str) -> list[str]:
+        return self._backend.draft_entries(draft_id)
+
+    def commit_draft(self, draft_id: str) -> StoredArtifact:
+        stored = self._backend.commit_draft(draft_id, self.path)
+        with self._backend._lock:
+            if stored not in self.logged:
+                self.logged.append(stored)
+        return stored
+
     def _check_open(self, call: str) -> None:
         if self.exit_code is not None:  # what the wandb SDK raises
             raise UsageError(
@@ -364,6 +403,8 @@ class FakeWandb:
         self._link_aliases: dict[str, dict[str, FakeArtifact]] = {}
         self._lock = threading.RLock()
         self._ids = itertools.count()
+        self._drafts: dict[str, _Draft] = {}
+        self._open_drafts: dict[tuple[str, str, str, str], _Draft] = {}
         FakeWandb._registry[self.backend_id] = self
 
     # --- wiring ------------------------------------------------------------------------
@@ -572,6 +613,74 @@ class FakeWandb:
                 if found is not None:
                     return found.named(qualifier)
         raise WandbArtifactNotFoundError(f"{entity}/{project}/{collection}:{qualifier}")
+
+    # --- distributed artifacts: drafts several runs add to, committed once -------------
+
+    def upsert(
+        self,
+        artifact: wandb.Artifact,
+        entity: str,
+        project: str,
+        aliases: Sequence[str],
+        distributed_id: str,
+    ) -> str:
+        """Add ``artifact``'s files to the draft of ``distributed_id`` (made if none is
+        open); returns the draft's id. Like W&B, a later file at the same path wins."""
+        name = artifact.name.split(":")[0]
+        _check_name(name)
+        artifact.finalize()
+        with self._lock:
+            key = (entity, project, name, distributed_id)
+            draft = self._open_drafts.get(key)
+            if draft is None:
+                draft = _Draft(
+                    id=base64.b64encode(uuid.uuid4().bytes).decode(),
+                    entity=entity,
+                    project=project,
+                    name=name,
+                    type=artifact.type,
+                    distributed_id=distributed_id,
+                )
+                self._open_drafts[key] = draft
+                self._drafts[draft.id] = draft
+            directory = self.storage_dir / "drafts" / draft.id
+            for path, source in artifact.manifest.entries.items():
+                copied = None
+                if source.ref is None and source.local_path is not None:
+                    copied = directory / str(path)
+                    copied.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source.local_path, copied)
+                draft.entries[str(path)] = (copied, source.ref, str(source.digest))
+            draft.aliases += [alias for alias in aliases if alias not in draft.aliases]
+            draft.description = artifact.description or draft.description
+            draft.metadata.update(artifact.metadata)
+            return draft.id
+
+    def draft_entries(self, draft_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._drafts[draft_id].entries)
+
+    def commit_draft(self, draft_id: str, logged_by: str = "external") -> FakeArtifact:
+        """Publish a draft as the next version (again: the same version)."""
+        with self._lock:
+            draft = self._drafts[draft_id]
+            if draft.committed is not None:
+                return draft.committed
+            artifact = wandb.Artifact(
+                draft.name, draft.type, description=draft.description, metadata=draft.metadata
+            )
+            for path, (copied, ref, _digest) in draft.entries.items():
+                if copied is not None:
+                    artifact.add_file(str(copied), name=path)
+                elif ref is not None:
+                    artifact.add_reference(ref, name=path, checksum=False)
+            draft.committed = self.store(
+                artifact, draft.entity, draft.project, [*draft.aliases, "latest"], logged_by
+            )
+            self._open_drafts.pop(
+                (draft.entity, draft.project, draft.name, draft.distributed_id), None
+            )
+            return draft.committed
 
     def artifact_exists(self, name: str) -> bool:
         try:

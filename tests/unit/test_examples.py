@@ -232,3 +232,20 @@ def test_version_lifecycle(fake_wandb: FakeWandb, fake_wandb_resources: dict[str
         "wandb-registry-model/lifecycle_classifier"
     )
     assert (linked.version, aliases) == ("v3", ["latest", "staging"])
+
+
+def test_distributed(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    from dagster import DagsterInstance
+
+    from examples import distributed
+
+    with DagsterInstance.ephemeral() as instance:
+        outcome = distributed.run_example(instance, fake_wandb_resources)
+    assert outcome["shard_sizes"] == {f"2023-02-0{day}": 3 for day in range(1, 8)}
+    assert outcome["score_rows"] == 3
+    assert outcome["daily_readings_version"] == "v0"
+    assert [v.version for v in fake_wandb.versions("daily_shards")] == ["v0"]
+    readings = fake_wandb.artifact("daily_readings:latest")
+    assert sorted(readings.manifest.entries) == [
+        f"partitions/2023-02-0{day}/output.pickle" for day in (1, 2, 3)
+    ]
