@@ -187,7 +187,16 @@ def test_digest_mismatch_stores_nothing(wandb_server: Any, gql: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "manifest", [b"{not json", b"[]", b'{"version": 1}', b'{"contents": {"a": 3}}']
+    "manifest",
+    [
+        b"{not json",
+        b"[]",
+        b'{"version": 1}',
+        b'{"contents": {"a": 3}}',
+        b'{"contents": {"a": {"digest": "not base64 md5", "size": 3}}}',
+        b'{"contents": {"a": {"digest": "1B2M2Y8AsgTpgAmY7PhCfg==", "size": "big"}}}',
+        b'{"contents": {"a": {"ref": 7, "digest": "x"}}}',
+    ],
 )
 def test_a_manifest_that_is_no_manifest_is_a_400(
     wandb_server: Any, gql: Any, manifest: bytes
@@ -199,3 +208,9 @@ def test_a_manifest_that_is_no_manifest_is_a_400(
     assert "manifest" in answer["error"]
     assert "manifest was never uploaded" in _commit_error(gql, art_id)
     assert _no_version(gql, entity, project, "nomanifest")
+
+
+def test_an_id_in_other_digits_is_no_server_error(gql: Any) -> None:
+    status, body = gql('query A { artifact(id: "\u00b2") { id } }')
+    assert (status, body.get("errors")) == (200, None)
+    assert body["data"]["artifact"] is None
