@@ -187,7 +187,16 @@ def test_digest_mismatch_stores_nothing(wandb_server: Any, gql: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "manifest", [b"{not json", b"[]", b'{"version": 1}', b'{"contents": {"a": 3}}']
+    "manifest",
+    [
+        b"{not json",
+        b"[]",
+        b'{"version": 1}',
+        b'{"contents": {"a": 3}}',
+        b'{"contents": {"a": {"digest": "not base64 md5", "size": 3}}}',
+        b'{"contents": {"a": {"digest": "1B2M2Y8AsgTpgAmY7PhCfg==", "size": "big"}}}',
+        b'{"contents": {"a": {"ref": 7, "digest": "x"}}}',
+    ],
 )
 def test_a_manifest_that_is_no_manifest_is_a_400(
     wandb_server: Any, gql: Any, manifest: bytes
@@ -199,3 +208,105 @@ def test_a_manifest_that_is_no_manifest_is_a_400(
     assert "manifest" in answer["error"]
     assert "manifest was never uploaded" in _commit_error(gql, art_id)
     assert _no_version(gql, entity, project, "nomanifest")
+
+
+#: What a Python error's text looks like in a response: none may reach a client.
+PYTHON_REPRS = ("Error(", "Traceback", "object has no attribute", "invalid literal", "Exception")
+
+
+@pytest.mark.parametrize(
+    ("request_head", "body", "status", "message"),
+    [
+        ("POST /graphql\nContent-Length: abc", b"", 400, "Content-Length is not a number"),
+        ("POST /graphql\nContent-Length: -1", b"", 400, "Content-Length is negative"),
+        ("POST /graphql\nContent-Length: 5\nContent-Length: 6", b"", 400, "several"),
+        ("POST /graphql\nTransfer-Encoding: gzip", b"", 415, "Transfer-Encoding 'gzip'"),
+        ("POST /graphql\nContent-Encoding: br\nContent-Length: 2", b"{}", 415, "'br'"),
+        ("POST /graphql\nTransfer-Encoding: chunked", b"zz\r\n", 400, "bad chunk size"),
+        ("POST /graphql\nContent-Length: 4", b"[{}]", 400, "batched requests"),
+        ("POST /graphql\nContent-Length: 1", b"3", 400, "must be a JSON object"),
+        (
+            "POST /graphql\nContent-Length: 50",
+            b'{"query": "{ viewer { id } }", "operationName": 3}',
+            400,
+            "'operationName' must be a string",
+        ),
+        ("PUT /runfiles/abc/x.txt\nContent-Length: 2", b"hi", 400, "/runfiles/<run number>"),
+        ("PUT /runfiles/99999999/x.txt\nContent-Length: 2", b"hi", 404, "no run 99999999"),
+        ("PUT /runfiles/1\nContent-Length: 2", b"hi", 400, "/runfiles/<run number>/<name>"),
+        ("PUT /manifests/zzz\nContent-Length: 2", b"{}", 404, "no such artifact manifest"),
+        ("PUT /blobs/nothex\nContent-Length: 2", b"hi", 400, "bad blob digest"),
+        ("POST /files/x/file_stream\nContent-Length: 2", b"{}", 404, "/files/<entity>"),
+        ("POST /files/e/p/r/file_stream\nContent-Length: 5", b"{bad}", 400, "not JSON"),
+        ("POST /files/e/p/r/file_stream\nContent-Length: 2", b"[]", 400, "not an array"),
+        (
+            "POST /files/e/p/r/file_stream\nContent-Length: 20",
+            b'{"files": {"a": 1}} ',
+            400,
+            "chunk 'a' must be an object",
+        ),
+        (
+            "POST /files/e/p/r/file_stream\nContent-Length: 42",
+            b'{"files": {"a": {"offset": "z"}}}         ',
+            400,
+            "'offset' must be a line number",
+        ),
+        (
+            "POST /files/e/p/r/file_stream\nContent-Length: 45",
+            b'{"files": {"a": {"content": [1, 2]}}}        ',
+            400,
+            "'content' must be a list of strings",
+        ),
+        ("POST /_local/faults\nContent-Length: 5", b"{bad}", 400, "fault spec body is not JSON"),
+        ("POST /_local/faults\nContent-Length: 2", b"[]", 400, "must be a JSON object"),
+        (
+            "POST /_local/faults\nContent-Length: 35",
+            b'{"operation": "x", "status": "abc"}',
+            400,
+            "'status' must be a whole number",
+        ),
+        ("POST /_local/faults\nContent-Length: 12", b'{"delay": 5}', 400, "unknown fault spec"),
+        ("GET /nowhere\nContent-Length: 0", b"", 404, "no route for GET /nowhere"),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_what_is_wrong(
+    wandb_server: Any, request_head: str, body: bytes, status: int, message: str
+) -> None:
+    line, _, headers = request_head.partition("\n")
+    head = f"{line} HTTP/1.1\nHost: x\n{_auth(wandb_server)}\n{headers}\n"
+    got, answer = _raw(wandb_server, head, body, half_close=True)
+    assert (got, message in answer["error"]) == (status, True), answer
+    assert not any(marker in answer["error"] for marker in PYTHON_REPRS)
+    assert wandb_server.faults.take("graphql", None).status is None, "no rule was added"
+
+
+def test_an_id_in_other_digits_is_no_server_error(gql: Any) -> None:
+    status, body = gql('query A { artifact(id: "\u00b2") { id } }')
+    assert (status, body.get("errors")) == (200, None)
+    assert body["data"]["artifact"] is None
+
+
+def test_a_range_in_other_digits_is_ignored(wandb_server: Any) -> None:
+    blob = hashlib.md5(b"x").hexdigest()
+    assert _put(wandb_server, f"/blobs/{blob}?", b"x", _auth(wandb_server) + "\n")[0] == 200
+    head = f"GET /blobs/{blob} HTTP/1.1\nHost: x\n{_auth(wandb_server)}\nRange: bytes=\u00b2-\n"
+    with socket.create_connection((wandb_server.host, wandb_server.port), timeout=20) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode("utf-8") + b"\r\n")
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert (response.status, response.read()) == (200, b"x"), "the Range is ignored"
+
+
+def test_an_unexpected_error_is_a_500_without_python_repr(
+    wandb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("secret detail /home/someone/.netrc")
+
+    monkeypatch.setattr(wandb_server.storage, "find_run", broken)
+    head = f"POST /files/e/p/r/file_stream HTTP/1.1\nHost: x\n{_auth(wandb_server)}\n"
+    status, answer = _raw(wandb_server, head + "Content-Length: 2\n", b"{}")
+    assert status == 500
+    assert "RuntimeError" in answer["error"]
+    assert "secret" not in answer["error"]
+    assert "file_stream" in answer["error"]

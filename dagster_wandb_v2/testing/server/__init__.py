@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .environment import DIRECTORY_VARIABLES, sdk_environment
 from .faults import FaultRule, Faults
+from .limits import Limits
 from .server import DEFAULT_API_KEY, LocalWandbServer, SubprocessServer, local_wandb_server
 from .storage import Identity
 
@@ -24,6 +25,7 @@ __all__ = [
     "FaultRule",
     "Faults",
     "Identity",
+    "Limits",
     "LocalWandbServer",
     "SubprocessServer",
     "local_wandb_server",

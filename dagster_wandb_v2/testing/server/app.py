@@ -10,6 +10,9 @@ Routes:
   ``GET /wandb_artifacts/<md5>/<name>`` (artifact files, under W&B's storage prefix):
   downloads.
 - ``GET /healthz``; ``POST|DELETE /_local/faults``: test-only fault rules.
+
+Client input the server cannot serve is refused with a 4xx naming what is wrong (see
+:mod:`.http_errors`); sizes, idle time and connections are bounded (see :mod:`.limits`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import hashlib
 import hmac
 import json
 import logging
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,28 +33,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from graphql import GraphQLError
-
 from . import pages
 from .blobs import DigestMismatchError, is_md5_hex
-from .faults import FaultAction, Faults
-from .graphql_api import operation_name, parse_document, run_graphql
+from .faults import FaultAction, Faults, FaultSpecError
+from .graphql_api import PreparedQuery, operation_name, prepare_query, run_graphql
+from .http_errors import BadRequest, NotFound, RequestError, Unauthorized
 from .ids import decode_id
+from .limits import Limits
 from .nodes import Context
 from .request_body import (
-    Body,
-    BodyTooLargeError,
     MalformedBodyError,
+    content_length,
+    is_chunked,
     open_body,
     read_body,
 )
+from .route_inputs import file_stream_target, file_stream_update, json_object, run_file_target
 from .storage import Identity, Storage
-from .validation import UserInputError
+from .validation import UserInputError, natural_number
 
 log = logging.getLogger(__name__)
-
-#: Largest body accepted by non-upload routes (GraphQL, file_stream), decoded: 64 MiB.
-MAX_BODY = 64 << 20
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ServerState:
     )
     #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
     users: dict[str, Identity] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
     def sign(self, path: str) -> str:
         """Signature of a server path, for the URLs handed out for uploads/downloads."""
@@ -89,7 +93,13 @@ class _Dropped(Exception):
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Request handler; the server instance carries the :class:`ServerState`."""
+    """Request handler; the server instance carries the :class:`ServerState`.
+
+    Order of work for every request: route from the request line, authentication from
+    the headers alone (API key, or an upload/download URL's signature), then the body,
+    read within :class:`~.limits.Limits`, then fault rules, then the route. A request
+    without a valid key costs no body decoding, no parsing and no fault rule.
+    """
 
     protocol_version = "HTTP/1.1"
     server_version = "LocalWandb/1"
@@ -100,8 +110,10 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
     def _read_body(self) -> bytes:
-        """The whole (decoded) body of a non-upload request, at most ``MAX_BODY`` bytes."""
-        return read_body(self.headers, self.rfile, MAX_BODY)
+        """The whole decoded body of a non-upload request, within ``max_body_bytes``."""
+        body = read_body(self.headers, self.rfile, self.state.limits.max_body_bytes)
+        self._body_done = True
+        return body
 
     def _drain(self, limit: int | None = None) -> None:
         """Read and drop the body (its first ``limit`` bytes), one chunk at a time."""
@@ -109,12 +121,34 @@ class Handler(BaseHTTPRequestHandler):
         seen = 0
         while (limit is None or seen < limit) and (chunk := body.read(1 << 20)):
             seen += len(chunk)
+        self._body_done = limit is None
+
+    def _body_announced(self) -> bool:
+        """Whether the headers announce a body (they may be malformed: then also yes)."""
+        if "Transfer-Encoding" in self.headers:
+            return True
+        return self.headers.get("Content-Length", "0").strip() not in ("", "0")
+
+    def _drop_small_body(self) -> None:
+        """Before refusing a request unread: read and drop a body small enough, as sent
+        (no decoding), so the connection stays usable; otherwise close it afterwards."""
+        try:
+            length = None if "Transfer-Encoding" in self.headers else content_length(self.headers)
+        except MalformedBodyError:
+            length = None
+        limit = self.state.limits.unauthenticated_drain_bytes
+        if length is not None and length <= limit:
+            self.rfile.read(length)
+            self._body_done = True
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
         self._status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if not self._body_done:  # the rest of the body is not read: the connection ends
+            self.close_connection = True
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -140,13 +174,18 @@ class Handler(BaseHTTPRequestHandler):
             key = value
         if key is None:
             return None
-        if hmac.compare_digest(key, self.state.api_key) or key in self.state.users:
+        if hmac.compare_digest(key.encode(), self.state.api_key.encode()):
             return key
-        return None
+        return key if key in self.state.users else None
 
     def _signed(self, path: str, query: str) -> bool:
         sig = parse_qs(query).get("sig", [""])[0]
-        return bool(sig) and hmac.compare_digest(sig, self.state.sign(path))
+        return bool(sig) and hmac.compare_digest(sig.encode(), self.state.sign(path).encode())
+
+    def _may_call(self, route: str, path: str, query: str) -> bool:
+        """Whether the headers carry a valid key, or the URL a valid signature for it."""
+        signed_ok = route in ("upload", "download") and self._signed(path, query)
+        return signed_ok or self._authorized()
 
     def _context(self) -> Context:
         host = self.headers.get("Host")
@@ -170,50 +209,98 @@ class Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_HEAD = do_DELETE = do_GET
 
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue``: invite the body only from a caller with a valid key
+        or signature; others get their 401 before sending it."""
+        split = urlsplit(self.path)
+        route = _route_kind(self.command, split.path)
+        if route in _OPEN_ROUTES or self._may_call(route, split.path, split.query):
+            return super().handle_expect_100()
+        self._body_done = False
+        self._status = 0
+        with contextlib.suppress(OSError):
+            self._send_json(401, {"error": _UNAUTHORIZED})
+        self.close_connection = True
+        return False
+
     def _dispatch(self) -> None:
         start = time.perf_counter()
         self._status = 0
+        self._body_done = not self._body_announced()
+        self._operation: str | None = None
         split = urlsplit(self.path)
         path, query = split.path, split.query
         route = _route_kind(self.command, path)
-        body = b""
-        operation: str | None = None
         try:
-            if route != "upload":
-                body = self._read_body()
-            if route == "graphql":
-                try:
-                    parsed = json.loads(body or b"{}")
-                except ValueError:
-                    parsed = {}
-                operation = operation_name(parsed) if isinstance(parsed, dict) else None
-            action = self.state.faults.take(route, operation)
-            if self._apply_fault(action, route):
-                return
-            self._handle(route, path, query, body)
-        except _Dropped:
+            self._serve(route, path, query)
+        except (_Dropped, ConnectionError, TimeoutError):
             self.close_connection = True
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-        except (MalformedBodyError, BodyTooLargeError) as exc:
-            self.close_connection = True  # the rest of the body is not read: no reuse
+        except RequestError as exc:
             if not self._status:
-                status = 413 if isinstance(exc, BodyTooLargeError) else 400
+                payload: dict[str, Any] = {"error": exc.message}
+                if route == "graphql" and not isinstance(exc, Unauthorized):
+                    # also in GraphQL's shape; a 401 keeps the plain shape, whose status
+                    # the wandb SDK then reports ("returned error 401")
+                    payload["errors"] = [{"message": exc.message}]
                 with contextlib.suppress(OSError):  # the client may have hung up already
-                    self._send_json(status, {"error": f"bad request body: {exc}"})
+                    self._send_json(exc.status, payload)
+            self.close_connection = self.close_connection or not self._body_done
         except Exception as exc:
             log.exception("request %s %s failed", self.command, path)
             if not self._status:
-                self._send_json(500, {"error": f"local W&B server error: {exc!r}"})
+                message = (
+                    f"internal error of the local W&B server ({type(exc).__name__}) "
+                    f"handling {self.command} {path[:200]}; the traceback is in its log"
+                )
+                with contextlib.suppress(OSError):
+                    self._send_json(500, {"error": message})
+            self.close_connection = True
         finally:
-            self._record(path, route, operation, start)
+            self._record(path, route, self._operation, start)
+
+    def _serve(self, route: str, path: str, query: str) -> None:
+        if route == "healthz":
+            self._send(200, b"ok", "text/plain")
+            return
+        page = pages.render(self._context(), self.command, path, query)
+        if page is not None:  # read-only HTML at W&B's URL shapes, no key (see pages.py)
+            self._send(page.status, page.body.encode(), "text/html; charset=utf-8")
+            return
+        if not self._may_call(route, path, query):
+            self._drop_small_body()
+            raise Unauthorized(_UNAUTHORIZED)
+        body = self._read_body() if route in _BODY_ROUTES else b""
+        payload: dict[str, Any] = {}
+        prepared: PreparedQuery | None = None
+        if route == "graphql":
+            payload, prepared = _graphql_request(body)
+            self._operation = operation_name(payload, prepared)
+        if route != "faults":  # the faults' own route is never faulted
+            action = self.state.faults.take(route, self._operation)
+            if self._apply_fault(action, route):
+                return
+        if route == "graphql":
+            self._send_json(200, run_graphql(self._context(), payload, prepared))
+        elif route == "file_stream":
+            self._file_stream(path, body)
+        elif route == "upload":
+            self._upload(path)
+        elif route == "download":
+            self._download(path)
+        elif route == "faults":
+            self._faults(body)
+        elif route == "otel":
+            self._send(200, b"", "application/x-protobuf")
+        else:
+            raise NotFound(f"local W&B server: no route for {self.command} {path[:200]}")
 
     def _apply_fault(self, action: FaultAction, route: str) -> bool:
         if action.delay_s > 0:
             time.sleep(action.delay_s)
         if action.drop:
             if route == "upload":
-                self._drain(limit=max(1, int(self.headers.get("Content-Length") or 2) // 2))
+                announced = content_length(self.headers) if not is_chunked(self.headers) else None
+                self._drain(limit=max(1, (announced or 2) // 2))
             raise _Dropped
         if action.status is not None:
             if route == "upload":
@@ -236,109 +323,61 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.request_log.open("a") as f:
                 f.write(json.dumps(rec.__dict__) + "\n")
 
-    def _handle(self, route: str, path: str, query: str, body: bytes) -> None:
-        if path == "/healthz":
-            self._send(200, b"ok", "text/plain")
-            return
-        if route == "otel":
-            self._send(200, b"", "application/x-protobuf")
-            return
-        page = pages.render(self._context(), self.command, path, query)
-        if page is not None:  # read-only HTML at W&B's URL shapes, no key (see pages.py)
-            self._send(page.status, page.body.encode(), "text/html; charset=utf-8")
-            return
-        signed_ok = route in ("upload", "download") and self._signed(path, query)
-        if not signed_ok and not self._authorized():
-            self._send_json(401, {"error": "unauthorized: missing or invalid API key"})
-            return
-        if route == "graphql":
-            self._graphql(body)
-        elif route == "file_stream":
-            self._file_stream(path, body)
-        elif route == "upload":
-            self._upload(path)
-        elif route == "download":
-            self._download(path)
-        elif route == "faults":
-            self._faults(body)
-        else:
-            self._send_json(404, {"error": f"local W&B server: no route for {self.command} {path}"})
-
     # ---- routes ------------------------------------------------------------------
-    def _graphql(self, body: bytes) -> None:
-        """Run a GraphQL request; a body that is no GraphQL request at all (not JSON, no
-        ``query``, a document that does not parse, ``variables`` not an object) gets
-        HTTP 400 with a message saying which."""
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError:
-            self._send_json(400, {"errors": [{"message": "request body is not JSON"}]})
-            return
-        if not isinstance(payload, dict):
-            self._send_json(400, {"errors": [{"message": "batched requests are not supported"}]})
-            return
-        problem = _malformed_graphql(payload)
-        if problem is not None:
-            self._send_json(400, {"errors": [{"message": f"malformed GraphQL request: {problem}"}]})
-            return
-        self._send_json(200, run_graphql(self._context(), payload))
-
     def _file_stream(self, path: str, body: bytes) -> None:
-        parts = [unquote(p) for p in path.strip("/").split("/")]
-        entity, project, run_name = parts[1], parts[2], parts[3]
+        entity, project, run_name = file_stream_target(path)
+        update = file_stream_update(json_object(body, "file_stream request"))
         storage = self.state.storage
-        payload = json.loads(body or b"{}")
         run = storage.find_run(entity, project, run_name) or storage.upsert_run(
             entity, project, run_name, {}
         )
-        for name, chunk in (payload.get("files") or {}).items():
-            lines = chunk.get("content") or []
-            storage.write_stream(run["id"], name, int(chunk.get("offset") or 0), list(lines))
-        if payload.get("complete"):
-            storage.finish_run(run["id"], int(payload.get("exitcode") or 0))
+        for chunk in update.chunks:
+            storage.write_stream(run["id"], chunk.name, chunk.offset, chunk.lines)
+        if update.complete:
+            storage.finish_run(run["id"], update.exitcode)
         self._send_json(200, {"exitcode": None, "limits": {}})
 
     def _upload(self, path: str) -> None:
         """Store an upload while it streams in (MD5 computed on the way); a body that is
-        cut short, undecodable or not matching its digest stores nothing (HTTP 400)."""
+        cut short, undecodable or not matching its digest stores nothing (HTTP 400). The
+        target is checked before the body is read."""
         parts = [unquote(p) for p in path.strip("/").split("/")]
         storage = self.state.storage
         if parts[0] == "blobs":
             expected = parts[1] if len(parts) > 1 else ""
             if not is_md5_hex(expected):
-                self._drain()
-                self._send_json(400, {"error": "bad blob digest"})
-                return
-            try:
-                storage.blobs.put_stream(self._body_stream(), None, expected)
-            except DigestMismatchError as exc:
-                self._send_json(400, {"error": str(exc)})
-                return
+                raise BadRequest(f"bad blob digest {expected[:40]!r}: expected 32 hex digits")
+            self._store_body(expected)
         elif parts[0] == "manifests":
-            md5_hex = storage.blobs.put_stream(self._body_stream(), None, None)
-            pk = decode_id(parts[1], "ArtifactManifest")
+            pk = decode_id(parts[1], "ArtifactManifest") if len(parts) > 1 else None
             if pk is None or storage.manifest(pk) is None:
-                self._send_json(404, {"error": "no such manifest"})
-                return
+                raise NotFound(f"no such artifact manifest: {path[:200]}")
+            md5_hex = self._store_body(None)
             try:
                 storage.manifest_uploaded(pk, md5_hex)
             except UserInputError as exc:
-                self._send_json(400, {"error": str(exc)})
-                return
+                raise BadRequest(str(exc)) from None
         elif parts[0] == "runfiles":
-            run_pk = int(parts[1])
-            name = "/".join(parts[2:])
-            md5_hex = storage.blobs.put_stream(self._body_stream(), None, None)
+            run_pk, name = run_file_target(path)
+            if storage.run_by_id(run_pk) is None:
+                raise NotFound(f"no run {run_pk} for the upload {path[:200]}")
+            md5_hex = self._store_body(None)
             size = storage.blobs.path(md5_hex).stat().st_size
             storage.record_run_file(run_pk, name, md5_hex, size)
         else:
-            self._drain()
-            self._send_json(404, {"error": f"no upload route for {path}"})
-            return
+            raise NotFound(f"no upload route for {path[:200]}")
         self._send(200, b"", "text/plain")
 
-    def _body_stream(self) -> Body:
-        return open_body(self.headers, self.rfile)
+    def _store_body(self, expected_md5_hex: str | None) -> str:
+        """Store the body as a blob (see :meth:`BlobStore.put_stream`); its MD5 hex."""
+        body = open_body(self.headers, self.rfile)
+        try:
+            md5_hex = self.state.storage.blobs.put_stream(body, None, expected_md5_hex)
+        except DigestMismatchError as exc:
+            self._body_done = True  # read to its end: the connection can serve another
+            raise BadRequest(str(exc)) from None
+        self._body_done = True
+        return md5_hex
 
     def _download(self, path: str) -> None:
         """Send a stored file with ``sendfile`` (no copy through Python); a ``Range:
@@ -366,6 +405,9 @@ class Handler(BaseHTTPRequestHandler):
         if partial:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         self.send_header("ETag", f'"{md5_hex}"')
+        if not self._body_done:
+            self.close_connection = True
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and end > start:
             with file_path.open("rb") as f:
@@ -376,26 +418,44 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "DELETE":
             faults.clear()
         else:
-            spec = json.loads(body or b"{}")
-            if "latency_ms" in spec:
-                faults.latency_ms = float(spec["latency_ms"])
-            if "operation" in spec:
-                faults.add_from_json(spec)
+            try:
+                faults.configure_from_json(json_object(body, "fault spec"))
+            except FaultSpecError as exc:
+                raise BadRequest(f"bad fault spec: {exc}") from None
         self._send_json(200, {"ok": True})
 
 
-def _malformed_graphql(payload: dict[str, Any]) -> str | None:
-    """Why ``payload`` is not a GraphQL request, or ``None`` when it is one."""
+_UNAUTHORIZED = "unauthorized: missing or invalid API key"
+#: Routes served without a key (``/healthz``; the read-only pages are matched by path).
+_OPEN_ROUTES = ("healthz",)
+#: Routes whose whole body is read (within ``max_body_bytes``) before they are served.
+_BODY_ROUTES = ("graphql", "file_stream", "faults", "otel")
+
+
+def _graphql_request(body: bytes) -> tuple[dict[str, Any], PreparedQuery]:
+    """The request ``{query, variables?, operationName?}`` in ``body``, its document parsed
+    and validated; raises :class:`BadRequest` saying why when it is no GraphQL request."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        raise BadRequest("request body is not JSON") from None
+    if isinstance(payload, list):
+        raise BadRequest("batched requests are not supported")
+    if not isinstance(payload, dict):
+        raise BadRequest("malformed GraphQL request: the body must be a JSON object")
     query = payload.get("query")
     if not isinstance(query, str) or not query.strip():
-        return "no 'query' string"
+        raise BadRequest("malformed GraphQL request: no 'query' string")
     variables = payload.get("variables")
     if variables is not None and not isinstance(variables, dict):
-        return "'variables' must be a JSON object"
-    document = parse_document(query)
-    if isinstance(document, GraphQLError):
-        return document.message
-    return None
+        raise BadRequest("malformed GraphQL request: 'variables' must be a JSON object")
+    name = payload.get("operationName")
+    if name is not None and not isinstance(name, str):
+        raise BadRequest("malformed GraphQL request: 'operationName' must be a string")
+    prepared = prepare_query(query)
+    if prepared.syntax_error is not None:
+        raise BadRequest(f"malformed GraphQL request: {prepared.syntax_error.message}")
+    return payload, prepared
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -411,21 +471,29 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     unit, _, spec = (header or "").partition("=")
     if unit.strip().lower() != "bytes" or "," in spec or "-" not in spec:
         return 0, size
-    first, _, last = (part.strip() for part in spec.partition("-"))
-    if not (first or last) or any(part and not part.isdigit() for part in (first, last)):
+    first_text, _, last_text = (part.strip() for part in spec.partition("-"))
+    first, last = natural_number(first_text), natural_number(last_text)
+    if (
+        (first is None and last is None)
+        or (first_text and first is None)
+        or (last_text and last is None)
+    ):
         return 0, size
-    if not first:  # a suffix: the last N bytes
-        return max(0, size - int(last)), size
-    start = int(first)
-    if last and int(last) < start:  # not a valid range: ignored (RFC 9110)
+    if first is None:  # a suffix: the last N bytes
+        assert last is not None
+        return max(0, size - last), size
+    start = first
+    if last is not None and last < start:  # not a valid range: ignored (RFC 9110)
         return 0, size
-    end = min(size, int(last) + 1) if last else size
+    end = min(size, last + 1) if last is not None else size
     if start >= size:
         return None
     return start, end
 
 
 def _route_kind(method: str, path: str) -> str:
+    if path == "/healthz":
+        return "healthz"
     if path == "/graphql":
         return "graphql"
     if path.startswith("/files/") and path.endswith("/file_stream"):
@@ -458,14 +526,56 @@ def _digest_in_path(path: str) -> str | None:
 
 
 class LocalHTTPServer(ThreadingHTTPServer):
-    """Threaded HTTP server with a deep listen backlog (the SDK opens many connections)."""
+    """Threaded HTTP server with a deep listen backlog (the SDK opens many connections),
+    serving at most ``limits.max_connections`` connections at once (one thread each); a
+    connection beyond is answered ``503`` with ``Retry-After: 1`` and closed."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        limits: Limits,
+    ) -> None:
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            _refuse_busy(request, self.limits.max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _refuse_busy(sock: socket.socket, limit: int) -> None:
+    body = json.dumps({"error": f"local W&B server busy: {limit} connections open; retry"}).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        sock.settimeout(1.0)
+        sock.sendall(head.encode() + body)
+
 
 def make_http_server(host: str, port: int, state: ServerState) -> LocalHTTPServer:
     """Bind (port 0 picks a free one) and return a server that is not yet serving."""
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    return LocalHTTPServer((host, port), handler)
+    # ``timeout`` is set on each connection's socket: its idle (read and write) limit
+    attributes = {"state": state, "timeout": state.limits.idle_timeout_s}
+    handler = type("BoundHandler", (Handler,), attributes)
+    return LocalHTTPServer((host, port), handler, state.limits)

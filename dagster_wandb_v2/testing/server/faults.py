@@ -1,7 +1,9 @@
 """Test-only fault injection, consulted once per request at the central dispatch point.
 
 A rule matches a GraphQL operation name (``"CommitArtifact"``) or a route kind
-(``"graphql"``, ``"upload"``, ``"download"``, ``"file_stream"``), or ``"*"`` for all.
+(``"graphql"``, ``"upload"``, ``"download"``, ``"file_stream"``), or ``"*"`` for all. Only
+authenticated requests (a valid key or signature) consume rules; ``/healthz``, the
+read-only pages and ``/_local/faults`` itself are never faulted.
 
 Example::
 
@@ -18,6 +20,35 @@ from dataclasses import dataclass
 from typing import Any
 
 ROUTE_KINDS = ("graphql", "upload", "download", "file_stream", "other")
+
+
+_SPEC_FIELDS = frozenset({"operation", "status", "delay_ms", "drop", "times", "latency_ms"})
+
+
+class FaultSpecError(ValueError):
+    """A fault rule given as JSON (``POST /_local/faults``) that is not one."""
+
+
+def _number(spec: dict[str, Any], name: str) -> float:
+    value = spec.get(name, 0)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1e9:
+        raise FaultSpecError(f"{name!r} must be a number of milliseconds from 0")
+    return float(value)
+
+
+def _optional_int(spec: dict[str, Any], name: str, low: int, high: int | None) -> int | None:
+    value = spec.get(name)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f"from {low} to {high}" if high is not None else f"from {low}"
+        raise FaultSpecError(f"{name!r} must be a whole number {bounds}")
+    return value
 
 
 @dataclass
@@ -76,16 +107,42 @@ class Faults:
             self._rules.clear()
 
     def add_from_json(self, spec: dict[str, Any]) -> FaultRule:
-        """Add a rule from ``{"operation", "status"?, "delay_ms"?, "drop"?, "times"?}``."""
+        """Add a rule from ``{"operation", "status"?, "delay_ms"?, "drop"?, "times"?}``.
+
+        Raises :class:`FaultSpecError` naming the field that is missing or of a wrong type.
+        """
+        operation = spec.get("operation", "*")
+        if not isinstance(operation, str) or not operation:
+            raise FaultSpecError("'operation' must be a non-empty string")
+        status = _optional_int(spec, "status", 100, 599)
+        times = _optional_int(spec, "times", 1, None)
+        drop = spec.get("drop", False)
+        if not isinstance(drop, bool):
+            raise FaultSpecError("'drop' must be true or false")
+        delay_ms = _number(spec, "delay_ms")
         return self.add(
-            FaultRule(
-                operation=str(spec.get("operation", "*")),
-                status=int(spec["status"]) if spec.get("status") is not None else None,
-                delay_s=float(spec.get("delay_ms", 0)) / 1000.0,
-                drop=bool(spec.get("drop", False)),
-                times=int(spec["times"]) if spec.get("times") is not None else None,
-            )
+            FaultRule(operation, status=status, delay_s=delay_ms / 1000.0, drop=drop, times=times)
         )
+
+    def configure_from_json(self, spec: object) -> None:
+        """Apply ``POST /_local/faults``: ``{"latency_ms"?}`` sets the global latency, a
+        rule's fields (with ``"operation"``) add a rule (see :meth:`add_from_json`).
+
+        Raises :class:`FaultSpecError` for anything else (not an object, an unknown field).
+        """
+        if not isinstance(spec, dict):
+            raise FaultSpecError("the fault spec must be a JSON object")
+        unknown = sorted(set(spec) - _SPEC_FIELDS)
+        if unknown:
+            raise FaultSpecError(
+                f"unknown fault spec field(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(_SPEC_FIELDS))}"
+            )
+        latency_ms = _number(spec, "latency_ms") if "latency_ms" in spec else None
+        if "operation" in spec:
+            self.add_from_json(spec)
+        if latency_ms is not None:
+            self.latency_ms = latency_ms
 
     def take(self, route: str, operation: str | None) -> FaultAction:
         """Consume the rules matching one request and return what to do."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -48,34 +49,72 @@ def _install_type_resolvers() -> None:
 _install_type_resolvers()
 
 
-@lru_cache(maxsize=512)
-def parse_document(query: str) -> DocumentNode | GraphQLError:
-    """Parse (cached: the SDK sends the same few documents again and again)."""
+#: Longest ``query`` document accepted, in characters (the wandb SDK's longest is a few KiB).
+MAX_QUERY_LENGTH = 128 << 10
+#: Most lexical tokens a document may have; parsing stops at the next one (graphql-core's
+#: ``max_tokens``), so a hostile document costs bounded time and memory.
+MAX_QUERY_TOKENS = 10_000
+#: Documents up to this many characters are kept, parsed and validated, in an LRU cache of
+#: ``PARSE_CACHE_SIZE`` entries (the SDK sends the same few documents again and again);
+#: longer ones are parsed for each request and dropped.
+CACHED_QUERY_LENGTH = 16 << 10
+PARSE_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A parsed and validated ``query`` document.
+
+    ``syntax_error`` is set when the text is no GraphQL document (or is above the size or
+    token limits); ``validation_errors`` lists what this server's schema does not support.
+    """
+
+    document: DocumentNode | None
+    syntax_error: GraphQLError | None = None
+    validation_errors: tuple[GraphQLError, ...] = ()
+
+
+def _prepare(query: str) -> PreparedQuery:
+    if len(query) > MAX_QUERY_LENGTH:
+        error = GraphQLError(
+            f"query of {len(query)} characters exceeds the limit of {MAX_QUERY_LENGTH}"
+        )
+        return PreparedQuery(None, error)
     try:
-        return parse(query)
+        document = parse(query, max_tokens=MAX_QUERY_TOKENS)
     except GraphQLError as exc:
-        return exc
+        return PreparedQuery(None, exc)
+    return PreparedQuery(document, None, tuple(validate(get_schema(), document)))
 
 
-@lru_cache(maxsize=512)
-def _validation_errors(query: str) -> tuple[GraphQLError, ...]:
-    doc = parse_document(query)
-    if isinstance(doc, GraphQLError):
-        return (doc,)
-    return tuple(validate(get_schema(), doc))
+_prepare_cached = lru_cache(maxsize=PARSE_CACHE_SIZE)(_prepare)
 
 
-def operation_name(body: dict[str, Any]) -> str | None:
+def prepare_query(query: str) -> PreparedQuery:
+    """Parse and validate ``query``: cached when short, bounded in size and tokens.
+
+    >>> prepare_query("query V { viewer { id } }").syntax_error is None
+    True
+    >>> prepare_query("query V {").syntax_error.message
+    'Syntax Error: Expected Name, found <EOF>.'
+    """
+    if len(query) <= CACHED_QUERY_LENGTH:
+        return _prepare_cached(query)
+    return _prepare(query)
+
+
+def operation_name(body: dict[str, Any], prepared: PreparedQuery | None = None) -> str | None:
     """The operation a request runs: its ``operationName`` or the one in its document."""
     if body.get("operationName"):
         return str(body["operationName"])
     query = body.get("query")
-    if not isinstance(query, str):
+    if prepared is None:
+        if not isinstance(query, str):
+            return None
+        prepared = prepare_query(query)
+    if prepared.document is None:
         return None
-    doc = parse_document(query)
-    if isinstance(doc, GraphQLError):
-        return None
-    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    ops = [d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(ops) == 1 and ops[0].name is not None:
         return ops[0].name.value
     return None
@@ -92,13 +131,23 @@ def _error(message: str) -> dict[str, Any]:
     return {"message": message}
 
 
-def run_graphql(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    """Run one request body ``{query, variables, operationName}``; returns the response."""
+def run_graphql(
+    ctx: Context, body: dict[str, Any], prepared: PreparedQuery | None = None
+) -> dict[str, Any]:
+    """Run one request body ``{query, variables, operationName}``; returns the response.
+
+    ``prepared`` is the body's ``query`` as :func:`prepare_query` returned it, if the
+    caller has it already.
+    """
     query = body.get("query")
     if not isinstance(query, str):
         return {"errors": [_error("request has no GraphQL 'query'")]}
-    name = operation_name(body) or "<anonymous>"
-    errors = _validation_errors(query)
+    if prepared is None:
+        prepared = prepare_query(query)
+    name = operation_name(body, prepared) or "<anonymous>"
+    if prepared.syntax_error is not None:
+        return {"data": None, "errors": [_error(prepared.syntax_error.message)]}
+    errors = prepared.validation_errors
     if errors:
         log.warning("unsupported GraphQL operation %s: %s", name, [e.message for e in errors])
         return {
@@ -108,12 +157,11 @@ def run_graphql(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
                 for e in errors
             ],
         }
-    doc = parse_document(query)
-    assert not isinstance(doc, GraphQLError)
+    assert prepared.document is not None
     variables = body.get("variables") or {}
     result = execute(
         get_schema(),
-        doc,
+        prepared.document,
         root_value=_ROOT,
         context_value=ctx,
         variable_values=variables,
@@ -142,5 +190,9 @@ def _format_error(operation: str, error: GraphQLError) -> dict[str, Any]:
             operation,
             "".join(traceback.format_exception(original)),
         )
-        return {"message": f"{operation}: internal error: {original!r}", "path": error.path}
+        message = (
+            f"{operation}: internal error of the local W&B server "
+            f"({type(original).__name__}); the traceback is in the server's log"
+        )
+        return {"message": message, "path": error.path}
     return {"message": error.message, "path": error.path}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from .validation import natural_number
+
 
 def encode_id(kind: str, pk: int) -> str:
     """Encode a row id.
@@ -28,15 +30,16 @@ def decode_id(value: object, kind: str | None = None) -> int | None:
     if value is None:
         return None
     text = str(value)
-    if text.isdigit():
-        return int(text)
+    if (number := natural_number(text)) is not None:
+        return number
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
         return None
-    prefix, sep, number = raw.rpartition(":")
-    if not sep or not number.isdigit():
+    prefix, sep, digits = raw.rpartition(":")
+    pk = natural_number(digits)
+    if not sep or pk is None:
         return None
     if kind is not None and prefix != kind:
         return None
-    return int(number)
+    return pk

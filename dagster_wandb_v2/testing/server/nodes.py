@@ -21,7 +21,7 @@ from .blobs import hex_to_b64
 from .ids import encode_id
 from .run_queries import matches, parse_run_filters, run_order_key
 from .storage import Identity, Row, Storage
-from .validation import UserInputError
+from .validation import UserInputError, natural_number
 
 Info = GraphQLResolveInfo
 
@@ -61,9 +61,10 @@ def _page_start(after: str | None) -> int:
     """Index of the first node after cursor ``after`` (cursors are node positions)."""
     if after is None or after == "":
         return 0
-    if not str(after).isdigit():
+    position = natural_number(str(after))
+    if position is None:
         raise UserInputError(f"invalid pagination cursor {after!r}")
-    return int(after) + 1
+    return position + 1
 
 
 def page(

@@ -26,6 +26,7 @@ from types import TracebackType
 
 from .app import LocalHTTPServer, RequestRecord, ServerState, make_http_server
 from .faults import Faults
+from .limits import Limits
 from .storage import Identity, Storage
 
 #: API key used when none is given: ``local-`` prefix plus 40+ characters, which every
@@ -38,7 +39,8 @@ class LocalWandbServer:
 
     ``port=0`` picks a free port; ``data_dir=None`` uses a temporary directory removed
     on :meth:`stop`. ``latency_ms`` delays every request (for benchmarks);
-    :attr:`faults` injects failures (see :mod:`.faults`).
+    :attr:`faults` injects failures (see :mod:`.faults`); ``limits`` bounds body sizes,
+    idle time and connections (see :class:`~.limits.Limits`).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class LocalWandbServer:
         latency_ms: float = 0.0,
         identity: Identity | None = None,
         request_log: str | os.PathLike[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._tmp_dir: str | None = None
         if data_dir is None:
@@ -66,6 +69,7 @@ class LocalWandbServer:
             api_key=self.api_key,
             faults=self.faults,
             request_log=Path(request_log) if request_log else None,
+            limits=limits or Limits(),
         )
         self._httpd: LocalHTTPServer | None = None
         self._thread: threading.Thread | None = None

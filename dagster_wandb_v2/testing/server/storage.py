@@ -25,9 +25,11 @@ from .validation import (
     UserInputError,
     check_alias,
     check_artifact_name,
+    check_manifest_entry,
     check_tag,
     check_type_name,
     is_version_alias,
+    natural_number,
 )
 
 Row = dict[str, Any]
@@ -636,10 +638,10 @@ class Storage:
         except (OSError, ValueError) as exc:
             raise UserInputError(f"the uploaded artifact manifest is not JSON: {exc}") from exc
         contents = data.get("contents") if isinstance(data, dict) else None
-        if not isinstance(contents, dict) or not all(
-            isinstance(entry, dict) for entry in contents.values()
-        ):
+        if not isinstance(contents, dict):
             raise UserInputError("the uploaded artifact manifest has no 'contents' map of entries")
+        for path, entry in contents.items():
+            check_manifest_entry(path, entry)
         return dict(data)
 
     def current_manifest(self, artifact_id: int) -> Row | None:
@@ -804,10 +806,10 @@ class Storage:
     def resolve_membership(self, collection_id: int, alias_or_version: str) -> Row | None:
         """The membership named by ``latest``, ``v<N>``, another alias or a digest."""
         key = alias_or_version
-        if key.startswith("v") and key[1:].isdigit():
+        if key.startswith("v") and (index := natural_number(key[1:])) is not None:
             return self.one(
                 "SELECT * FROM memberships WHERE collection_id=? AND version_index=?",
-                (collection_id, int(key[1:])),
+                (collection_id, index),
             )
         alias = self.one(
             "SELECT artifact_id FROM aliases WHERE collection_id=? AND alias=?",

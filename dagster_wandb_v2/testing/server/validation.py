@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 MAX_NAME_LENGTH = 128
@@ -81,3 +83,53 @@ def check_tag(tag: str) -> None:
             f"Invalid tag {tag!r}: tags must only contain alphanumeric characters "
             "separated by hyphens, underscores, and/or spaces"
         )
+
+
+_NATURAL_RE = re.compile(r"[0-9]{1,18}")
+
+
+def natural_number(text: str) -> int | None:
+    """``text`` as a number when it is 1-18 ASCII digits (fits SQLite's 64-bit integers),
+    else ``None``; unlike ``str.isdigit`` + ``int``, never raises on client input
+    (``"²"``, ``"٣"``, 5000 digits).
+
+    >>> natural_number("42"), natural_number("²"), natural_number("-1"), natural_number("9" * 19)
+    (42, None, None, None)
+    """
+    return int(text) if _NATURAL_RE.fullmatch(text) else None
+
+
+def check_manifest_entry(path: str, entry: object) -> None:
+    """Refuse a W&B manifest entry (``contents[path]``) the server could not serve: not a
+    map, ``size`` not a whole number of bytes, ``ref`` not a string, or, for a stored file
+    (no ``ref``), ``digest`` not a base64 MD5 (W&B's manifest v1 format).
+
+    >>> check_manifest_entry("a.txt", {"digest": "1B2M2Y8AsgTpgAmY7PhCfg==", "size": 0})
+    >>> check_manifest_entry("a.txt", {"digest": "x", "size": "big"})
+    Traceback (most recent call last):
+    ...
+    dagster_wandb_v2.testing.server.validation.UserInputError: manifest entry 'a.txt': ...
+    """
+    where = f"manifest entry {path[:200]!r}"
+    if not isinstance(entry, dict):
+        raise UserInputError(f"{where}: must be a map of fields")
+    size = entry.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise UserInputError(f"{where}: 'size' must be a whole number of bytes")
+    ref = entry.get("ref")
+    if ref is not None and not isinstance(ref, str):
+        raise UserInputError(f"{where}: 'ref' must be a string")
+    digest = entry.get("digest")
+    if ref:
+        if digest is not None and not isinstance(digest, str):
+            raise UserInputError(f"{where}: 'digest' must be a string")
+        return
+    if not isinstance(digest, str) or not _is_b64_md5(digest):
+        raise UserInputError(f"{where}: 'digest' must be the file's base64 MD5")
+
+
+def _is_b64_md5(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value.encode("ascii"), validate=True)) == 16
+    except (binascii.Error, UnicodeError, ValueError):
+        return False
