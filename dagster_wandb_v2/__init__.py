@@ -84,9 +84,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CleanUpVersions",
+    "FinishDistributedArtifactConfig",
     "LifecycleReport",
     "LinkVersion",
-    "FinishDistributedArtifactConfig",
     "PartitionReadConfiguration",
     "PromoteVersion",
     "RegistryLink",

@@ -51,7 +51,7 @@ from dagster import (
 
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import ArtifactCache
-from dagster_wandb_v2.client import StoredArtifact, WandbRun
+from dagster_wandb_v2.client import ArtifactReader, StoredArtifact, WandbRun
 from dagster_wandb_v2.config import CONFIG_KEY, ReadSpec, WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
 from dagster_wandb_v2.naming import partition_segments, sanitize_segment
@@ -424,7 +424,7 @@ def finish_distributed_artifact(
 
 
 def read_distributed(
-    run: WandbRun,
+    run: ArtifactReader,
     cache: ArtifactCache,
     qualified_name: str,
     keys: Sequence[str],

@@ -413,8 +413,8 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                 return read(base_name, spec, None)
             gathered = read_distributed(
                 run,
-                session.cache,
-                f"{prefix}/{base_name}:{spec.qualifier}",
+                cache,
+                f"{path.artifact_path(run.entity, run.project, base_name)}:{spec.qualifier}",
                 keys,
                 spec,
                 location,
