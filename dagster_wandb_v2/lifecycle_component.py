@@ -27,6 +27,7 @@ from dagster import AssetsDefinition, ScheduleDefinition, define_asset_job
 from dagster.components import Model, Resolvable, Resolver
 from pydantic import ConfigDict, Field, model_validator
 
+from dagster_wandb_v2._unknown_keys import unknown_field_problems
 from dagster_wandb_v2.errors import WandbConfigurationError
 from dagster_wandb_v2.lifecycle import STEP_KINDS, LifecycleStep
 from dagster_wandb_v2.lifecycle_definitions import build_wandb_lifecycle_asset
@@ -65,6 +66,15 @@ class WandbLifecycleStepSettings(Model, Resolvable):
     cron_schedule: Annotated[
         str | None, _doc("Run the step on this cron schedule (a job and a schedule).")
     ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        """A ``ValueError`` with a did-you-mean per unknown key (``dg`` reports it)."""
+        problems = unknown_field_problems(cls.__name__, data, cls.model_fields)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
     @model_validator(mode="after")
     def _one_valid_step(self) -> "WandbLifecycleStepSettings":
