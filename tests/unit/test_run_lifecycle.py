@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetIn, Definitions, RetryPolicy, asset, materialize
+import pytest
+from dagster import (
+    AssetIn,
+    Definitions,
+    RetryPolicy,
+    asset,
+    build_input_context,
+    materialize,
+)
 
+from dagster_wandb_v2 import WandbArtifactNotFoundError
 from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2.cache import ArtifactCache
 from dagster_wandb_v2.testing import FakeWandb
@@ -256,3 +265,15 @@ def test_load_asset_value_reads_without_a_run(fake_wandb: FakeWandb, tmp_path: P
     assert defs.load_asset_value("first") == 1
     assert fake_wandb.runs == [run]  # no W&B run for a value no step consumed
     assert fake_wandb.artifact("fake-entity/fake-project/first:latest").used_by_runs == []
+
+
+def test_op_input_loaded_with_build_input_context(fake_wandb: FakeWandb, tmp_path: Path) -> None:
+    resources = fake_wandb.resources(base_dir=str(tmp_path))
+    assert materialize([first], resources=resources).success
+    manager = resources[IO]
+    by_name = {"wandb_artifact_configuration": {"name": "first"}}
+    assert manager.load_input(build_input_context(name="x", definition_metadata=by_name)) == 1
+    missing = {"wandb_artifact_configuration": {"name": "absent"}}
+    with pytest.raises(WandbArtifactNotFoundError, match=r"op '<op>', input 'x'"):
+        manager.load_input(build_input_context(name="x", definition_metadata=missing))
+    assert len(fake_wandb.runs) == 1  # the materialization's only
