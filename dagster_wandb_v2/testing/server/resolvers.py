@@ -24,7 +24,7 @@ from .nodes import (
     tag_nodes,
 )
 from .storage import Row, Storage
-from .validation import UserInputError, check_tag
+from .validation import UserInputError, check_entry_path, check_tag
 
 # Optional server features declared to the SDK (``ServerFeaturesQuery``). Few are on,
 # which keeps the SDK on its simplest code paths (single PUT uploads, V2 file URLs).
@@ -246,6 +246,8 @@ class Root:
 
     def createRunFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
+        for name in input.get("files") or []:
+            check_entry_path(name, "run file")  # the SDK could not download it
         run = ctx.storage.upsert_run(
             input.get("entityName") or ctx.identity.entity,
             input.get("projectName") or DEFAULT_PROJECT,
