@@ -5,7 +5,8 @@ Routes:
 - ``POST /graphql``: the W&B GraphQL API.
 - ``POST /files/<entity>/<project>/<run>/file_stream``: a run's history/summary/logs.
 - ``PUT /blobs/<md5>``, ``PUT /manifests/<id>``, ``PUT /runfiles/<run>/<name>``: uploads
-  to the URLs the server handed out (signed, so they need no API key).
+  to the URLs the server handed out (signed for that method and path, expiring, so they
+  need no API key; see :mod:`.signed_urls`).
 - ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``,
   ``GET /wandb_artifacts/<md5>/<name>`` (artifact files, under W&B's storage prefix):
   downloads.
@@ -17,7 +18,6 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from graphql import GraphQLError
 
@@ -43,6 +43,7 @@ from .request_body import (
     open_body,
     read_body,
 )
+from .signed_urls import UrlSigner
 from .storage import Identity, Storage
 from .validation import UserInputError
 
@@ -71,17 +72,17 @@ class ServerState:
     storage: Storage
     api_key: str
     faults: Faults
+    #: Signs the URLs handed out for uploads and downloads, and checks them.
+    url_signer: UrlSigner
+    #: Base of the URLs handed out (e.g. ``http://localhost:8080`` behind a port mapping);
+    #: ``None``: the address the connection reached, never the request's ``Host`` header.
+    public_url: str | None = None
     request_log: Path | None = None
     requests: collections.deque[RequestRecord] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
     )
     #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
     users: dict[str, Identity] = field(default_factory=dict)
-
-    def sign(self, path: str) -> str:
-        """Signature of a server path, for the URLs handed out for uploads/downloads."""
-        mac = hmac.new(self.api_key.encode(), unquote(path).encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
 
 
 class _Dropped(Exception):
@@ -144,25 +145,30 @@ class Handler(BaseHTTPRequestHandler):
             return key
         return None
 
-    def _signed(self, path: str, query: str) -> bool:
-        sig = parse_qs(query).get("sig", [""])[0]
-        return bool(sig) and hmac.compare_digest(sig, self.state.sign(path))
+    def _signature_problem(self, path: str, query: str) -> str | None:
+        """Why the URL's signature does not let this request's method reach ``path``
+        (``None``: it does)."""
+        return self.state.url_signer.problem(self.command, path, query)
+
+    def _base_url(self) -> str:
+        """Where clients reach this server: ``public_url``, else the address and port
+        this connection reached (the kernel's word, unlike the ``Host`` header)."""
+        if self.state.public_url:
+            return self.state.public_url.rstrip("/")
+        host, port = self.connection.getsockname()[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def _context(self) -> Context:
-        host = self.headers.get("Host")
-        if not host:  # HTTP/1.0 clients may omit it: fall back to the bound address
-            address = self.server.server_address
-            host = f"{address[0]!s}:{address[1]!s}" if isinstance(address, tuple) else "localhost"
-        base = f"http://{host}"
-        state = self.state
+        base = self._base_url()
+        url_signer = self.state.url_signer
 
-        def signer(path: str) -> str:
-            quoted = quote(path)
-            return f"{base}{quoted}?sig={state.sign(path)}"
+        def signer(method: str, path: str) -> str:
+            quoted = quote(path)  # signed as the request will name it
+            return f"{base}{quoted}?{url_signer.query(method, quoted)}"
 
         key = self._caller_key()
-        user = state.users.get(key) if key is not None else None
-        return Context(storage=state.storage, base_url=base, signer=signer, user=user)
+        user = self.state.users.get(key) if key is not None else None
+        return Context(storage=self.state.storage, base_url=base, signer=signer, user=user)
 
     # ---- dispatch ----------------------------------------------------------------
     def do_GET(self) -> None:
@@ -247,9 +253,12 @@ class Handler(BaseHTTPRequestHandler):
         if page is not None:  # read-only HTML at W&B's URL shapes, no key (see pages.py)
             self._send(page.status, page.body.encode(), "text/html; charset=utf-8")
             return
-        signed_ok = route in ("upload", "download") and self._signed(path, query)
-        if not signed_ok and not self._authorized():
-            self._send_json(401, {"error": "unauthorized: missing or invalid API key"})
+        problem: str | None = "no signed route"
+        if route in ("upload", "download"):
+            problem = self._signature_problem(path, query)
+        if problem is not None and not self._authorized():
+            why = f" ({problem})" if "signature=" in query else ""
+            self._send_json(401, {"error": f"unauthorized: missing or invalid API key{why}"})
             return
         if route == "graphql":
             self._graphql(body)

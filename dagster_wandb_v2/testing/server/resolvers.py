@@ -257,7 +257,7 @@ class Root:
         files = []
         for name in input.get("files") or []:
             node = FileNode(ctx, name, name)
-            node.uploadUrl = ctx.url(f"/runfiles/{run['id']}/{name}")
+            node.uploadUrl = ctx.upload_url(f"/runfiles/{run['id']}/{name}")
             files.append(node)
         return {"runID": RunNode(ctx, run).id, "uploadHeaders": [], "files": files}
 
@@ -302,7 +302,7 @@ class Root:
             node = FileNode.for_entry(ctx, art["id"], spec["name"], {"digest": spec["md5"]})
             # Like W&B: content already stored needs no upload.
             if not ctx.storage.blobs.exists(md5_hex):
-                node.uploadUrl = ctx.url(f"/blobs/{md5_hex}")
+                node.uploadUrl = ctx.upload_url(f"/blobs/{md5_hex}")
             nodes.append(node)
         return {"files": connection(nodes)}
 
