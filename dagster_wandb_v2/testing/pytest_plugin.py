@@ -60,7 +60,8 @@ def fake_wandb_resources(fake_wandb: FakeWandb, tmp_path: Path) -> dict[str, Any
 
 @pytest.fixture(scope="session")
 def local_wandb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWandbServer]:
-    """A local W&B-compatible server on 127.0.0.1, shared by the test session."""
+    """A local W&B-compatible server on 127.0.0.1, shared by the test session, with an API
+    key generated for it (``.api_key``; ``local_wandb`` and its ``WANDB_API_KEY`` use it)."""
     from dagster_wandb_v2.testing.server import LocalWandbServer
 
     server = LocalWandbServer(data_dir=tmp_path_factory.mktemp("local-wandb-server"))

@@ -153,3 +153,10 @@ def use_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     if wandb.run is not None:
         wandb.finish()
     wandb.teardown()
+
+
+@pytest.fixture
+def graphql_to() -> Any:
+    """``graphql_to(base_url, api_key, query, variables=None)`` -> (status, body), for a
+    server other than the session's."""
+    return graphql

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_wandb_v2.testing.server.__main__ import public_key_warning
+from dagster_wandb_v2.testing.server.__main__ import beyond_loopback_warning
 
 
 def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
@@ -29,11 +29,11 @@ def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_serving_beyond_loopback_with_the_public_key_is_warned_of() -> None:
-    assert public_key_warning("127.0.0.1", None) is None
-    assert public_key_warning("::1", None) is None
-    assert public_key_warning("localhost", None) is None
-    assert public_key_warning("0.0.0.0", "a-secret-key") is None
+def test_serving_beyond_loopback_is_warned_of() -> None:
+    assert beyond_loopback_warning("127.0.0.1") is None
+    assert beyond_loopback_warning("::1") is None
+    assert beyond_loopback_warning("localhost") is None
     for host in ("0.0.0.0", "192.0.2.10", "my-host.example"):
-        warning = public_key_warning(host, None)
-        assert warning is not None and f"listening on {host} with the default API key" in warning
+        warning = beyond_loopback_warning(host)
+        assert warning is not None and f"listening on {host}: anyone who can reach" in warning
+        assert "pages" in warning and "plain HTTP" in warning

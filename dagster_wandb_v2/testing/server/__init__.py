@@ -13,14 +13,15 @@ From a shell: ``python -m dagster_wandb_v2.testing.server --port 8080 --data-dir
 
 from __future__ import annotations
 
+from .credentials import API_KEY_VARIABLE
 from .environment import DIRECTORY_VARIABLES, sdk_environment
 from .faults import FaultRule, Faults
 from .limits import Limits
-from .server import DEFAULT_API_KEY, LocalWandbServer, SubprocessServer, local_wandb_server
+from .server import LocalWandbServer, SubprocessServer, local_wandb_server
 from .storage import Identity
 
 __all__ = [
-    "DEFAULT_API_KEY",
+    "API_KEY_VARIABLE",
     "DIRECTORY_VARIABLES",
     "FaultRule",
     "Faults",

@@ -5,7 +5,8 @@ Routes:
 - ``POST /graphql``: the W&B GraphQL API.
 - ``POST /files/<entity>/<project>/<run>/file_stream``: a run's history/summary/logs.
 - ``PUT /blobs/<md5>``, ``PUT /manifests/<id>``, ``PUT /runfiles/<run>/<name>``: uploads
-  to the URLs the server handed out (signed, so they need no API key).
+  to the URLs the server handed out (signed for that method and path, expiring, so they
+  need no API key; see :mod:`.signed_urls`).
 - ``GET /blobs/<md5>[/<name>]``, ``GET /artifacts[V2]/.../<md5>[/<name>]``,
   ``GET /wandb_artifacts/<md5>/<name>`` (artifact files, under W&B's storage prefix):
   downloads.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from . import pages
 from .blobs import DigestMismatchError, is_md5_hex
@@ -49,6 +49,7 @@ from .request_body import (
     read_body,
 )
 from .route_inputs import file_stream_target, file_stream_update, json_object, run_file_target
+from .signed_urls import UrlSigner
 from .storage import Identity, Storage
 from .validation import UserInputError, natural_number
 
@@ -74,6 +75,11 @@ class ServerState:
     storage: Storage
     api_key: str
     faults: Faults
+    #: Signs the URLs handed out for uploads and downloads, and checks them.
+    url_signer: UrlSigner
+    #: Base of the URLs handed out (e.g. ``http://localhost:8080`` behind a port mapping);
+    #: ``None``: the address the connection reached, never the request's ``Host`` header.
+    public_url: str | None = None
     request_log: Path | None = None
     requests: collections.deque[RequestRecord] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
@@ -81,11 +87,6 @@ class ServerState:
     #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
     users: dict[str, Identity] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
-
-    def sign(self, path: str) -> str:
-        """Signature of a server path, for the URLs handed out for uploads/downloads."""
-        mac = hmac.new(self.api_key.encode(), unquote(path).encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
 
 
 class _Dropped(Exception):
@@ -178,30 +179,42 @@ class Handler(BaseHTTPRequestHandler):
             return key
         return key if key in self.state.users else None
 
-    def _signed(self, path: str, query: str) -> bool:
-        sig = parse_qs(query).get("sig", [""])[0]
-        return bool(sig) and hmac.compare_digest(sig.encode(), self.state.sign(path).encode())
+    def _signature_problem(self, path: str, query: str) -> str | None:
+        """Why the URL's signature does not let this request's method reach ``path``
+        (``None``: it does)."""
+        return self.state.url_signer.problem(self.command, path, query)
 
-    def _may_call(self, route: str, path: str, query: str) -> bool:
-        """Whether the headers carry a valid key, or the URL a valid signature for it."""
-        signed_ok = route in ("upload", "download") and self._signed(path, query)
-        return signed_ok or self._authorized()
+    def _base_url(self) -> str:
+        """Where clients reach this server: ``public_url``, else the address and port
+        this connection reached (the kernel's word, unlike the ``Host`` header)."""
+        if self.state.public_url:
+            return self.state.public_url.rstrip("/")
+        host, port = self.connection.getsockname()[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def _access_problem(self, route: str, path: str, query: str) -> str | None:
+        """Why this request may not be served (``None``: the headers carry a valid key, or
+        the URL a valid signature for this method and path)."""
+        if self._authorized():
+            return None
+        if route not in ("upload", "download"):
+            return _UNAUTHORIZED
+        problem = self._signature_problem(path, query)
+        if problem is None:
+            return None
+        return f"{_UNAUTHORIZED} ({problem})" if "signature=" in query else _UNAUTHORIZED
 
     def _context(self) -> Context:
-        host = self.headers.get("Host")
-        if not host:  # HTTP/1.0 clients may omit it: fall back to the bound address
-            address = self.server.server_address
-            host = f"{address[0]!s}:{address[1]!s}" if isinstance(address, tuple) else "localhost"
-        base = f"http://{host}"
-        state = self.state
+        base = self._base_url()
+        url_signer = self.state.url_signer
 
-        def signer(path: str) -> str:
-            quoted = quote(path)
-            return f"{base}{quoted}?sig={state.sign(path)}"
+        def signer(method: str, path: str) -> str:
+            quoted = quote(path)  # signed as the request will name it
+            return f"{base}{quoted}?{url_signer.query(method, quoted)}"
 
         key = self._caller_key()
-        user = state.users.get(key) if key is not None else None
-        return Context(storage=state.storage, base_url=base, signer=signer, user=user)
+        user = self.state.users.get(key) if key is not None else None
+        return Context(storage=self.state.storage, base_url=base, signer=signer, user=user)
 
     # ---- dispatch ----------------------------------------------------------------
     def do_GET(self) -> None:
@@ -214,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         or signature; others get their 401 before sending it."""
         split = urlsplit(self.path)
         route = _route_kind(self.command, split.path)
-        if route in _OPEN_ROUTES or self._may_call(route, split.path, split.query):
+        if route in _OPEN_ROUTES or self._access_problem(route, split.path, split.query) is None:
             return super().handle_expect_100()
         self._body_done = False
         self._status = 0
@@ -266,9 +279,10 @@ class Handler(BaseHTTPRequestHandler):
         if page is not None:  # read-only HTML at W&B's URL shapes, no key (see pages.py)
             self._send(page.status, page.body.encode(), "text/html; charset=utf-8")
             return
-        if not self._may_call(route, path, query):
+        problem = self._access_problem(route, path, query)
+        if problem is not None:
             self._drop_small_body()
-            raise Unauthorized(_UNAUTHORIZED)
+            raise Unauthorized(problem)
         body = self._read_body() if route in _BODY_ROUTES else b""
         payload: dict[str, Any] = {}
         prepared: PreparedQuery | None = None

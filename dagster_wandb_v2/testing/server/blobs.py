@@ -1,12 +1,16 @@
 """Content-addressed file store: one file per MD5 digest, written atomically.
 
 A blob exists only once its whole body arrived and matched the expected digest, so an
-interrupted upload leaves nothing behind.
+interrupted upload leaves nothing behind: its scratch file (in ``.tmp``) is removed when
+the upload fails, and one left by a process that died mid-upload is removed when a store
+is next opened on the directory. An upload in progress holds a lock (``flock``) on its
+scratch file, so a store opened by another process never removes it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import queue
@@ -14,6 +18,11 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+try:
+    import fcntl
+except ImportError:  # Windows: an open file cannot be deleted there anyway
+    fcntl = None  # type: ignore[assignment]
 
 _CHUNK = 1 << 20
 
@@ -97,6 +106,45 @@ class BlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = root / ".tmp"
         self._tmp.mkdir(exist_ok=True)
+        self.remove_abandoned_uploads()
+
+    def remove_abandoned_uploads(self) -> int:
+        """Delete scratch files no upload is writing any more (left by a process killed
+        mid-upload); returns how many. Uploads in progress, in this process or another
+        one sharing the directory, hold a lock on theirs and are left alone."""
+        removed = 0
+        for path in self._tmp.iterdir():
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:  # gone meanwhile (its upload finished), or not a file
+                continue
+            try:
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:  # an upload is writing it
+                        continue
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+            finally:
+                os.close(fd)
+        return removed
+
+    def _scratch_file(self) -> tuple[BinaryIO, Path]:
+        """A new scratch file in ``.tmp``, locked for the caller (see
+        :meth:`remove_abandoned_uploads`): open for writing, and its path."""
+        while True:
+            fd, name = tempfile.mkstemp(dir=self._tmp)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:  # removed as abandoned before the lock was taken: take another
+                    if os.stat(name).st_ino != os.fstat(fd).st_ino:
+                        raise FileNotFoundError(name)
+                except FileNotFoundError:
+                    os.close(fd)
+                    continue
+            return os.fdopen(fd, "wb"), Path(name)
 
     def path(self, md5_hex: str) -> Path:
         """Where the blob with this digest lives (it may not exist)."""
@@ -116,12 +164,12 @@ class BlobStore:
         ``ConnectionError`` if the stream ends before ``length`` bytes (or whatever the
         stream raises, e.g. a truncated request body); a partial body is never stored.
         """
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
-        tmp = Path(tmp_name)
+        out, tmp = self._scratch_file()
+        stored = False
         try:
             md5 = hashlib.md5()
             received = 0
-            with os.fdopen(fd, "wb") as out, _Writer(out) as writer:
+            with _Writer(out) as writer:
                 while length is None or received < length:
                     want = _CHUNK if length is None else min(_CHUNK, length - received)
                     chunk = stream.read(want)
@@ -137,12 +185,16 @@ class BlobStore:
                 raise DigestMismatchError(
                     f"content MD5 {digest} does not match expected {expected_md5_hex}"
                 )
+            out.flush()
             final = self.path(digest)
             final.parent.mkdir(exist_ok=True)
-            os.replace(tmp, final)
+            os.replace(tmp, final)  # still locked: no other store can remove it first
+            stored = True
             return digest
         finally:
-            tmp.unlink(missing_ok=True)
+            if not stored:  # failed: the scratch file goes (its name may be reused later)
+                tmp.unlink(missing_ok=True)
+            out.close()
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data``; returns its MD5 hex."""

@@ -32,16 +32,21 @@ class Context:
 
     storage: Storage
     base_url: str
-    signer: Any  # callable(path) -> signed absolute URL
+    signer: Any  # callable(method, path) -> absolute URL signed for that method
     user: Identity | None = None  # the caller, when its API key names another user
 
     @property
     def identity(self) -> Identity:
         return self.user or self.storage.identity
 
-    def url(self, path: str) -> str:
-        """An absolute, signed URL for a server path (handed out for PUT/GET)."""
-        signed: str = self.signer(path)
+    def download_url(self, path: str) -> str:
+        """An absolute URL signed for ``GET`` (and ``HEAD``) of a server path."""
+        signed: str = self.signer("GET", path)
+        return signed
+
+    def upload_url(self, path: str) -> str:
+        """An absolute URL signed for ``PUT`` of a server path."""
+        signed: str = self.signer("PUT", path)
         return signed
 
 
@@ -847,9 +852,9 @@ class ManifestNode:
     def file(self, info: Info) -> FileNode:
         name = self.row["name"] or "wandb_manifest.json"
         node = FileNode(self.ctx, encode_id("File", self.row["id"]), name)
-        node.uploadUrl = self.ctx.url(f"/manifests/{self.row['id']}")
+        node.uploadUrl = self.ctx.upload_url(f"/manifests/{self.row['id']}")
         if self.row["md5"]:
-            node.directUrl = self.ctx.url(f"/blobs/{self.row['md5']}/{quote(name)}")
+            node.directUrl = self.ctx.download_url(f"/blobs/{self.row['md5']}/{quote(name)}")
             node.url = lambda info, upload=None: node.directUrl
             node.md5 = hex_to_b64(self.row["md5"])
         return node
@@ -901,7 +906,7 @@ class FileNode:
         node.md5 = digest
         # Artifact files live under W&B's storage prefix, as on W&B's object store.
         node.storagePath = f"wandb_artifacts/{md5_hex}/{path.rsplit('/', 1)[-1]}"
-        node.directUrl = ctx.url(
+        node.directUrl = ctx.download_url(
             f"/{node.storagePath.rsplit('/', 1)[0]}/{quote(path.rsplit('/', 1)[-1])}"
         )
         return node
@@ -912,5 +917,5 @@ class FileNode:
         node.sizeBytes = row["size"]
         node.md5 = hex_to_b64(row["md5"]) if row["md5"] else None
         node.updatedAt = iso(row["updated_at"])
-        node.directUrl = ctx.url(f"/blobs/{row['md5']}/{quote(row['name'])}")
+        node.directUrl = ctx.download_url(f"/blobs/{row['md5']}/{quote(row['name'])}")
         return node

@@ -24,7 +24,7 @@ from .nodes import (
     tag_nodes,
 )
 from .storage import Row, Storage
-from .validation import UserInputError, check_tag
+from .validation import UserInputError, check_entry_path, check_tag
 
 # Optional server features declared to the SDK (``ServerFeaturesQuery``). Few are on,
 # which keeps the SDK on its simplest code paths (single PUT uploads, V2 file URLs).
@@ -246,6 +246,8 @@ class Root:
 
     def createRunFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
+        for name in input.get("files") or []:
+            check_entry_path(name, "run file")  # the SDK could not download it
         run = ctx.storage.upsert_run(
             input.get("entityName") or ctx.identity.entity,
             input.get("projectName") or DEFAULT_PROJECT,
@@ -255,7 +257,7 @@ class Root:
         files = []
         for name in input.get("files") or []:
             node = FileNode(ctx, name, name)
-            node.uploadUrl = ctx.url(f"/runfiles/{run['id']}/{name}")
+            node.uploadUrl = ctx.upload_url(f"/runfiles/{run['id']}/{name}")
             files.append(node)
         return {"runID": RunNode(ctx, run).id, "uploadHeaders": [], "files": files}
 
@@ -300,7 +302,7 @@ class Root:
             node = FileNode.for_entry(ctx, art["id"], spec["name"], {"digest": spec["md5"]})
             # Like W&B: content already stored needs no upload.
             if not ctx.storage.blobs.exists(md5_hex):
-                node.uploadUrl = ctx.url(f"/blobs/{md5_hex}")
+                node.uploadUrl = ctx.upload_url(f"/blobs/{md5_hex}")
             nodes.append(node)
         return {"files": connection(nodes)}
 

@@ -25,22 +25,23 @@ from pathlib import Path
 from types import TracebackType
 
 from .app import LocalHTTPServer, RequestRecord, ServerState, make_http_server
+from .credentials import API_KEY_VARIABLE, data_dir_api_key, data_dir_signing_key
 from .faults import Faults
 from .limits import Limits
+from .signed_urls import DEFAULT_TTL_SECONDS, UrlSigner
 from .storage import Identity, Storage
-
-#: API key used when none is given: ``local-`` prefix plus 40+ characters, which every
-#: wandb SDK version from 0.29 on accepts as a well-formed (on-prem style) key.
-DEFAULT_API_KEY = "local-" + "dagster_wandb_v2_local_server_0123456789abcdef"
 
 
 class LocalWandbServer:
     """A W&B-compatible server on ``host:port`` storing its state in ``data_dir``.
 
     ``port=0`` picks a free port; ``data_dir=None`` uses a temporary directory removed
-    on :meth:`stop`. ``latency_ms`` delays every request (for benchmarks);
-    :attr:`faults` injects failures (see :mod:`.faults`); ``limits`` bounds body sizes,
-    idle time and connections (see :class:`~.limits.Limits`).
+    on :meth:`stop`. ``api_key=None``: a random key generated for ``data_dir`` and kept
+    there (:attr:`api_key`; see :mod:`.credentials`). Signed upload and download URLs
+    expire ``signed_url_ttl_seconds`` after they are handed out and start with
+    ``public_url`` (default: the address a client connected to). ``latency_ms`` delays
+    every request (for benchmarks); :attr:`faults` injects failures (see :mod:`.faults`);
+    ``limits`` bounds body sizes, idle time and connections (see :class:`~.limits.Limits`).
     """
 
     def __init__(
@@ -53,13 +54,15 @@ class LocalWandbServer:
         identity: Identity | None = None,
         request_log: str | os.PathLike[str] | None = None,
         limits: Limits | None = None,
+        signed_url_ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        public_url: str | None = None,
     ) -> None:
         self._tmp_dir: str | None = None
         if data_dir is None:
             self._tmp_dir = tempfile.mkdtemp(prefix="wandb-local-server-")
             data_dir = self._tmp_dir
         self.data_dir = Path(data_dir)
-        self.api_key = api_key or DEFAULT_API_KEY
+        self.api_key = api_key or data_dir_api_key(self.data_dir)
         self.host = host
         self._port = port
         self.faults = Faults(latency_ms=latency_ms)
@@ -68,6 +71,8 @@ class LocalWandbServer:
             storage=self.storage,
             api_key=self.api_key,
             faults=self.faults,
+            url_signer=UrlSigner(data_dir_signing_key(self.data_dir), signed_url_ttl_seconds),
+            public_url=public_url,
             request_log=Path(request_log) if request_log else None,
             limits=limits or Limits(),
         )
@@ -183,7 +188,10 @@ class LocalWandbServer:
         """Run the server in a child Python process (``python -m ...server``).
 
         Use it when the SDK runs in other processes, or to test restarts. Faults can be
-        set over HTTP: ``POST /_local/faults`` with the API key.
+        set over HTTP: ``POST /_local/faults`` with the API key. The key (``api_key``,
+        else the one generated for ``data_dir``) reaches the child in the environment
+        variable :data:`~.credentials.API_KEY_VARIABLE`, not on its command line, which
+        every user of the machine can read in the process list.
         """
         return SubprocessServer.start(data_dir, api_key, host, port, latency_ms, timeout)
 
@@ -209,7 +217,7 @@ class SubprocessServer:
         latency_ms: float,
         timeout: float,
     ) -> SubprocessServer:
-        key = api_key or DEFAULT_API_KEY
+        key = api_key or data_dir_api_key(Path(data_dir))
         cmd = [
             sys.executable,
             "-m",
@@ -220,12 +228,11 @@ class SubprocessServer:
             host,
             "--port",
             str(port),
-            "--api-key",
-            key,
             "--latency-ms",
             str(latency_ms),
         ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
+        environment = {**os.environ, API_KEY_VARIABLE: key}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment)
         deadline = time.monotonic() + timeout
         base_url = None
         assert proc.stdout is not None
@@ -277,10 +284,17 @@ def local_wandb_server(
     host: str = "127.0.0.1",
     port: int = 0,
     latency_ms: float = 0.0,
+    signed_url_ttl_seconds: float = DEFAULT_TTL_SECONDS,
 ) -> Iterator[LocalWandbServer]:
-    """Run a :class:`LocalWandbServer` in a background thread for the ``with`` block."""
+    """Run a :class:`LocalWandbServer` in a background thread for the ``with`` block
+    (``api_key=None``: a key generated for the data dir, see :attr:`LocalWandbServer.api_key`)."""
     server = LocalWandbServer(
-        data_dir=data_dir, api_key=api_key, host=host, port=port, latency_ms=latency_ms
+        data_dir=data_dir,
+        api_key=api_key,
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        signed_url_ttl_seconds=signed_url_ttl_seconds,
     )
     server.start()
     try:

@@ -25,6 +25,7 @@ from .validation import (
     UserInputError,
     check_alias,
     check_artifact_name,
+    check_entry_path,
     check_manifest_entry,
     check_tag,
     check_type_name,
@@ -352,6 +353,9 @@ class Storage:
         return int(row["n"]) if row else 0
 
     def record_run_file(self, run_id: int, name: str, md5_hex: str, size: int) -> None:
+        """Record an uploaded run file; raises ``UserInputError`` for a path the SDK
+        could not download to (see :func:`check_entry_path`)."""
+        check_entry_path(name, "run file")
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO run_files(run_id, name, md5, size, updated_at) "
@@ -426,7 +430,14 @@ class Storage:
         return self.one("SELECT * FROM artifacts WHERE id=?", (pk,))
 
     def create_artifact(self, spec: dict[str, Any], run_id: int | None) -> Row:
-        """``CreateArtifact``: a new pending version, or the committed one with that digest.
+        """``CreateArtifact``: a new pending version, or the version with that digest.
+
+        Like W&B, content the collection already has (same digest) makes no new version:
+        the committed version with it is returned (``state`` COMMITTED: the SDK uploads
+        nothing), or else the pending one another client is uploading, so that two
+        uploads of the same content racing before either commits become one version.
+        The lookup and the insert are one write transaction, so no two callers can both
+        miss each other. The caller's aliases are added to the version either way.
 
         With a ``distributedID`` (``run.upsert_artifact`` / ``run.finish_artifact``), the
         pending version of the collection with that id is returned to every run sharing
@@ -461,6 +472,10 @@ class Storage:
                 "ORDER BY id LIMIT 1",
                 (seq["id"], spec["digest"]),
             )
+            if existing is None and distributed_id is None:
+                uploading = self._pending_with_digest(db, seq["id"], spec["digest"])
+                if uploading is not None:
+                    return self._share_pending(db, uploading, spec, aliases, run_id, now)
             if existing is not None and distributed_id is None:
                 # Like W&B: a re-log of existing content moves ``latest`` and the
                 # requested aliases to the version that has it.
@@ -516,6 +531,48 @@ class Storage:
         assert row is not None
         return row
 
+    def _pending_with_digest(
+        self, db: sqlite3.Connection, sequence_id: int, digest: str
+    ) -> Row | None:
+        """The pending version (not a distributed one) uploading content with ``digest``."""
+        row = db.execute(
+            "SELECT * FROM artifacts WHERE sequence_id=? AND digest=? AND state='PENDING' "
+            "AND distributed_id IS NULL ORDER BY id LIMIT 1",
+            (sequence_id, digest),
+        ).fetchone()
+        return dict(row) if row is not None else None
+
+    def _share_pending(
+        self,
+        db: sqlite3.Connection,
+        pending: Row,
+        spec: dict[str, Any],
+        aliases: list[str],
+        run_id: int | None,
+        now: float,
+    ) -> Row:
+        """Hand a pending version to one more client logging the same content: its
+        aliases are applied at commit, its run is one of the version's loggers."""
+        known = json.loads(pending["pending_aliases"] or "[]")
+        db.execute(
+            "UPDATE artifacts SET pending_aliases=? WHERE id=?",
+            (json.dumps(known + [a for a in aliases if a not in known]), pending["id"]),
+        )
+        if run_id is not None and run_id != pending["run_id"]:
+            db.execute(
+                "INSERT OR IGNORE INTO artifact_loggers(run_id, artifact_id, created_at) "
+                "VALUES (?,?,?)",
+                (run_id, pending["id"], now),
+            )
+        if spec.get("clientID"):
+            db.execute(
+                "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
+                (spec["clientID"], pending["id"]),
+            )
+        row = self.artifact(pending["id"])
+        assert row is not None
+        return row
+
     def _join_distributed(
         self,
         db: sqlite3.Connection,
@@ -555,7 +612,9 @@ class Storage:
         return row
 
     def add_artifact_file(self, artifact_id: int, name: str, md5_b64: str) -> str:
-        """Register a file of a pending artifact; returns its MD5 hex."""
+        """Register a file of a pending artifact; returns its MD5 hex. Raises
+        ``UserInputError`` for a path the SDK refuses (see :func:`check_entry_path`)."""
+        check_entry_path(name)
         md5_hex = b64_to_hex(md5_b64)
         with self.transaction() as db:
             db.execute(
@@ -603,8 +662,10 @@ class Storage:
 
         An INCREMENTAL or PATCH manifest is merged (its entries win) over the base
         version's or the version's current entries, and the merged manifest becomes the
-        version's. Raises ``UserInputError`` if the body is not a W&B manifest (then
-        nothing changes) or the version is already committed.
+        version's. Raises ``UserInputError`` if the body is not a W&B manifest or lists a
+        path the SDK refuses (then nothing changes), or the version is already committed
+        with other content. The same content again (a second client that logged it while
+        the first was uploading, see :meth:`create_artifact`) changes nothing.
         """
         uploaded = self._read_manifest(md5_hex)
         with self.transaction() as db:
@@ -612,6 +673,13 @@ class Storage:
             if man is None:
                 raise UserInputError(f"artifact manifest {manifest_id} not found")
             art = self.artifact(man["artifact_id"])
+            if (
+                art is not None
+                and art["state"] == "COMMITTED"
+                and (man["type"] or "FULL").upper() == "FULL"
+                and manifest_digest(uploaded["contents"]) == art["digest"]
+            ):
+                return
             if art is None or art["state"] != "PENDING":
                 raise UserInputError("the artifact of this manifest is already committed")
             kind = (man["type"] or "FULL").upper()
@@ -641,6 +709,7 @@ class Storage:
         if not isinstance(contents, dict):
             raise UserInputError("the uploaded artifact manifest has no 'contents' map of entries")
         for path, entry in contents.items():
+            check_entry_path(path)
             check_manifest_entry(path, entry)
         return dict(data)
 
@@ -672,6 +741,8 @@ class Storage:
         if man is None or not self.blobs.exists(man["md5"]):
             raise UserInputError("cannot commit artifact: its manifest was never uploaded")
         contents = self.manifest_contents(artifact_id)
+        for path in contents:  # also a manifest stored before paths were checked
+            check_entry_path(path)
         size = 0
         missing: list[str] = []
         for path, entry in contents.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from pathlib import PurePosixPath, PureWindowsPath
 
 MAX_NAME_LENGTH = 128
 MAX_ALIAS_LENGTH = 128
@@ -133,3 +134,33 @@ def _is_b64_md5(value: str) -> bool:
         return len(base64.b64decode(value.encode("ascii"), validate=True)) == 16
     except (binascii.Error, UnicodeError, ValueError):
         return False
+
+
+def check_entry_path(path: object, what: str = "artifact entry") -> None:
+    """Refuse a file path W&B's SDK refuses: empty, absolute (POSIX or Windows, e.g.
+    ``/tmp/x``, ``C:\\x``) or climbing out with ``..`` (``../../x``).
+
+    The rule is the wandb SDK's ``validate_relpath`` (``wandb/sdk/lib/paths.py``), which
+    it applies to artifact entries and run files at download; refusing such a path when
+    it is stored keeps a version from being committed that no client could download.
+
+    >>> check_entry_path("data/train.csv")
+    >>> check_entry_path("../../x")
+    Traceback (most recent call last):
+    ...
+    dagster_wandb_v2.testing.server.validation.UserInputError: Invalid artifact entry ...
+    """
+    if not isinstance(path, str) or "\x00" in path:
+        raise UserInputError(f"Invalid {what} path {path!r}: paths must be text")
+    posix, windows = PurePosixPath(path), PureWindowsPath(path)
+    if (
+        str(posix) == "."
+        or posix.anchor
+        or ".." in posix.parts
+        or windows.anchor
+        or ".." in windows.parts
+    ):
+        raise UserInputError(
+            f"Invalid {what} path {path!r}: paths must be relative, non-empty and must "
+            "not contain '..'"
+        )
