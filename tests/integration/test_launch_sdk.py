@@ -45,7 +45,13 @@ with wandb.init() as run:
     run.log({"loss": 1 - lr})
     artifact = wandb.Artifact("trained_model", type="model")
     with artifact.new_file("output.pickle", "wb") as file:
-        pickle.dump({"lr": lr, "base_url": os.environ["WANDB_BASE_URL"]}, file)
+        pickle.dump(
+            {
+                "lr": lr,
+                "base_url": os.environ["WANDB_BASE_URL"],
+            },
+            file,
+        )
     run.log_artifact(artifact)
     if run.config.get("sleep"):
         time.sleep(run.config["sleep"])

@@ -29,16 +29,18 @@ from wandb.sdk.lib import wbauth
 import dagster_wandb_v2
 from dagster_wandb_v2 import WandbResource
 from dagster_wandb_v2.launch import (
+    JobOutcome,
     LaunchAgentConfig,
     LaunchBackend,
     LaunchJobConfig,
+    QueuedJob,
     make_launch_api,
     run_launch_agent,
     run_launch_job,
     use_launch_backend,
+    wait_for_queued_run,
     wandb_credentials,
 )
-from dagster_wandb_v2.launch._tracking import JobOutcome, QueuedJob, wait_for_queued_run
 from dagster_wandb_v2.testing.server import LocalWandbServer
 
 HOST = "http://127.0.0.1:9"
