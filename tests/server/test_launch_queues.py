@@ -243,3 +243,46 @@ def test_image_job_is_a_job_artifact_naming_the_image(
     info = json.loads((Path(stored.download(str(tmp_path))) / "wandb-job.json").read_text())
     assert info["source_type"] == "image"
     assert info["source"]["image"] == "python:3.11-slim"
+
+
+def test_upsert_run_queue_then_delete_items_and_the_queue(
+    api: Any, launch_api: Any, wandb_env: Any, project: str
+) -> None:
+    """The SDK's own ``test_upsert_run_queue`` steps, then ``QueuedRun.delete`` and
+    ``RunQueue.delete``."""
+    entity = wandb_env.entity
+    name = _queue_name()
+    queue = api.upsert_run_queue(
+        name,
+        resource_config={"cpu": "{{cpu}}"},
+        resource_type="local-container",
+        entity=entity,
+        template_variables={"cpu": {"schema": {"type": "integer", "minimum": 1, "maximum": 4}}},
+        external_links={"google": "https://google.com"},
+    )
+    assert queue.type == "local-container"
+    assert queue.default_resource_config == {
+        "resource_args": {"local-container": {"cpu": "{{cpu}}"}}
+    }
+    assert queue.template_variables == [
+        {"name": "cpu", "schema": '{"type":"integer","minimum":1,"maximum":4}'}
+    ]
+    assert queue.external_links == {"links": [{"label": "google", "url": "https://google.com"}]}
+    queue = api.upsert_run_queue(
+        name,
+        resource_config={"cpu": 2},
+        resource_type="local-container",
+        entity=entity,
+        template_variables={},
+    )
+    assert queue.default_resource_config == {"resource_args": {"local-container": {"cpu": 2}}}
+    assert queue.template_variables == []
+
+    pushed = launch_api.push_to_run_queue(name, _spec(entity, project), None, "model-registry")
+    assert pushed["runSpec"]["resource_args"] == {"local-container": {"cpu": 2}}
+    queued = api.queued_run(entity, project, name, pushed["runQueueItemId"], "model-registry")
+    queued.delete()
+    assert api.run_queue(entity, name).items == []
+    api.run_queue(entity, name).delete()
+    names = [q["name"] for q in launch_api.get_project_run_queues(entity, "model-registry")]
+    assert name not in names

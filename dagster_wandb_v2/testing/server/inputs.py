@@ -115,7 +115,7 @@ HANDLED_FIELDS: dict[str, frozenset[str]] = {
     ),
     "upsertRunQueue": frozenset(
         {"entityName", "projectName", "queueName", "resourceType", "resourceConfig"}
-        | {"templateVariables", "prioritizationMode"}
+        | {"templateVariables", "prioritizationMode", "externalLinks"}
     ),
     "createDefaultResourceConfig": frozenset(
         {"entityName", "resource", "config", "templateVariables"}

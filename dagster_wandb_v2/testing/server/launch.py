@@ -110,7 +110,7 @@ type RunQueue {
   prioritizationMode: String
   defaultResourceConfigID: ID
   defaultResourceConfig: DefaultResourceConfig
-  externalLinks: JSONString
+  externalLinks: JSON
   createdAt: DateTime
   updatedAt: DateTime
   runQueueItems(first: Int, after: String): RunQueueItemConnection!
@@ -170,7 +170,7 @@ CREATE TABLE IF NOT EXISTS launch_resource_configs (
 CREATE TABLE IF NOT EXISTS launch_queues (
   id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
   access TEXT NOT NULL, prioritization_mode TEXT, resource_config_id INTEGER,
-  created_by TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+  external_links TEXT, created_by TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
   UNIQUE(project_id, name));
 CREATE TABLE IF NOT EXISTS launch_queue_items (
   id INTEGER PRIMARY KEY, queue_id INTEGER NOT NULL, state TEXT NOT NULL,
@@ -338,7 +338,7 @@ class RunQueueNode:
         self.defaultResourceConfigID = (
             encode_id("DefaultResourceConfig", pk) if pk is not None else None
         )
-        self.externalLinks = "{}"
+        self.externalLinks = json.loads(row["external_links"] or '{"links": []}')
         self.createdAt = iso(row["created_at"])
         self.updatedAt = iso(row["updated_at"])
 
@@ -552,13 +552,15 @@ def _insert_queue(
             raise UserInputError(f"run queue {name!r} already exists in {entity}/{project}")
         cursor = db.execute(
             "INSERT INTO launch_queues(project_id, name, access, prioritization_mode, "
-            "resource_config_id, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
+            "resource_config_id, external_links, created_by, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 proj["id"],
                 name,
                 columns.get("access") or "PROJECT",
                 columns.get("prioritization_mode"),
                 columns.get("resource_config_id"),
+                json.dumps(columns["external_links"]) if columns.get("external_links") else None,
                 _ctx(info).identity.username,
                 now,
                 now,
@@ -598,13 +600,12 @@ def upsert_run_queue(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any
     entity = _entity(info, input)
     project = str(input.get("projectName") or LAUNCH_DEFAULT_PROJECT)
     name = str(input.get("queueName") or "")
-    resource = str(input.get("resourceType"))
-    resource_config = _json(input.get("resourceConfig"), "resourceConfig") or {}
+    links = _json(input.get("externalLinks"), "externalLinks")
     config_pk = _create_resource_config(
         storage,
         entity,
-        resource,
-        {"resource_args": {resource: resource_config}},
+        str(input.get("resourceType")),
+        input.get("resourceConfig"),  # {"resource_args": {<resource>: {...}}}
         input.get("templateVariables"),
     )
     proj = storage.ensure_project(entity, project)
@@ -620,13 +621,20 @@ def upsert_run_queue(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any
             name,
             prioritization_mode=input.get("prioritizationMode"),
             resource_config_id=config_pk,
+            external_links=links,
         )
     else:
         with storage.transaction() as db:
             db.execute(
                 "UPDATE launch_queues SET resource_config_id=?, prioritization_mode="
-                "COALESCE(?, prioritization_mode), updated_at=? WHERE id=?",
-                (config_pk, input.get("prioritizationMode"), time.time(), existing["id"]),
+                "COALESCE(?, prioritization_mode), external_links=?, updated_at=? WHERE id=?",
+                (
+                    config_pk,
+                    input.get("prioritizationMode"),
+                    json.dumps(links) if links is not None else None,
+                    time.time(),
+                    existing["id"],
+                ),
             )
     return {"success": True, "configSchemaValidationErrors": []}
 
