@@ -454,7 +454,7 @@ def _check_queues(
     api: Any, op_name: str, entity: str, project_queue: str, queues: list[str]
 ) -> None:
     """Refuse queues that do not exist, naming the entity and the queues it has (wandb
-    would create a missing ``default`` queue, or log a warning and fail vaguely)."""
+    logs a warning and fails vaguely: "Error adding run to queue")."""
     try:
         found = api.get_project_run_queues(entity, project_queue)
     except Exception as error:
@@ -466,7 +466,8 @@ def _check_queues(
             )
         ) from error
     names = [str(queue["name"]) for queue in found or []]
-    missing = [queue for queue in queues if queue not in names]
+    # W&B makes the entity's ``default`` queue on first use; any other must exist
+    missing = [queue for queue in queues if queue not in names and queue != "default"]
     if missing:
         raise Failure(
             description=(

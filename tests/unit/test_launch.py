@@ -676,3 +676,20 @@ def test_examples_run_against_the_fake(fake: FakeLaunch, monkeypatch: pytest.Mon
     assert kwargs["job"] == f"{example.ENTITY}/{example.PROJECT}/train:latest"
     assert "wandb_run_url" in output_metadata(launched)
     assert example.defs.resolve_job_def("run_launch_job_example") is not None
+
+
+def test_a_missing_queue_fails_before_anything_is_queued(fake: FakeLaunch) -> None:
+    result = run_job({"job": "e/p/j:latest", "queue": "nope"})
+    assert not result.success
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = event.event_specific_data.error.message
+    assert "launch queue(s) ['nope'] not found in W&B entity 'my_entity'" in message
+    assert "queues there: my_dagster_queue, q, a, b" in message
+    assert fake.launch_add.call_count == 0
+    assert not run_agent({"queues": ["q", "nope"]}).success
+    assert fake.create_and_run_agent.call_count == 0
+
+
+def test_the_default_queue_is_left_to_wandb_which_makes_it(fake: FakeLaunch) -> None:
+    assert run_job({"job": "e/p/j:latest", "queue": "default", "synchronous": False}).success
+    assert fake.launch_add.call_args.kwargs["queue_name"] == "default"
