@@ -208,8 +208,8 @@ class AgentGuard:
         return agent is None or not agent.thread_ids
 
     def stop_leftover_jobs(self, terminate_seconds: float = 10.0) -> list[StoppedJob]:
-        """End the jobs a stopped agent left running: their processes (found by the
-        queue item id wandb gives each launched process, ``WANDB_LAUNCH_TRACE_ID``), their
+        """End the jobs a stopped agent left running: their processes (this process's
+        children that wandb gave the queue item id, ``WANDB_LAUNCH_TRACE_ID``), their
         W&B runs (marked failed) and their queue items (failed)."""
         base_url = _base_url(self.api)
         stopped: list[StoppedJob] = []
@@ -292,23 +292,22 @@ def _base_url(api: Any) -> str | None:
 
 
 def launched_processes(item_id: str, base_url: str | None) -> list[int]:
-    """This user's processes that wandb launched for a queue item (Linux ``/proc``):
-    their environment holds ``WANDB_LAUNCH_TRACE_ID=<item id>`` (and the server's URL)."""
+    """Processes under this one that wandb launched for a queue item (Linux ``/proc``):
+    their environment holds ``WANDB_LAUNCH_TRACE_ID=<item id>`` and the server's URL.
+    Without a server URL nothing is attributed (item ids repeat across servers)."""
+    if not base_url:
+        return []
     wanted = f"WANDB_LAUNCH_TRACE_ID={item_id}".encode()
-    server = f"WANDB_BASE_URL={base_url}".encode() if base_url else None
+    server = f"WANDB_BASE_URL={base_url}".encode()
     found = []
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as environ:
-                    variables = environ.read().split(b"\0")
-            except OSError:  # gone, or another user's
-                continue
-            ours = wanted in variables and (server is None or server in variables)
-            if ours and _alive(int(entry)):
-                found.append(int(entry))
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                variables = environ.read().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if wanted in variables and server in variables and _alive(pid):
+            found.append(pid)
     return found
 
 
