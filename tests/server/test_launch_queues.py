@@ -192,11 +192,13 @@ def test_stop_run_is_seen_by_the_agents_check(
 
 
 def test_code_job_made_by_wandb_job_create_runs_from_its_committed_code_artifact(
-    launch_api: Any, wandb_env: Any, project: str, tmp_path: Path
+    launch_api: Any, wandb_env: Any, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``wandb job create code``: creates the code artifact, logs it under the same client
     id, then deletes its helper run; the job points at the code artifact by id."""
     import wandb
+    from wandb.sdk.artifacts import artifact as artifact_module
+    from wandb.sdk.artifacts import artifact_instance_cache
     from wandb.sdk.launch.create_job import _create_job
 
     (tmp_path / "code").mkdir()
@@ -218,6 +220,10 @@ def test_code_job_made_by_wandb_job_create_runs_from_its_committed_code_artifact
         Path(stored.download(str(tmp_path / "job"))).joinpath("wandb-job.json").read_text()
     )["source"]
     code_id = source["artifact"].rsplit("/", 1)[-1]
+    # wandb caches artifacts by id per process; ids of another server's artifacts
+    # (another test session's) are the same numbers
+    monkeypatch.setattr(artifact_instance_cache, "artifact_instance_cache", {})
+    monkeypatch.setattr(artifact_module, "artifact_instance_cache", {})
     code = public._artifact_from_id(code_id)
     assert code is not None and code.type == "code" and code.state == "COMMITTED"
     assert (Path(code.download(str(tmp_path / "c"))) / "train.py").read_text() == "print('hi')\n"
