@@ -190,6 +190,15 @@ def run_examples(instance: DagsterInstance) -> list[str]:
     for asset_key, (passed, description) in reacted["checks"].items():
         print(f"  {asset_key}: {'passed' if passed else 'FAILED'}: {description}", flush=True)
     print("  links reported by the sensor:", *reacted["urls"], sep="\n    ", flush=True)
+    from examples import launch
+
+    launched = launch.run_example(instance, resources)
+    print(
+        f"W&B Launch: the agent ran the queued job as a local process: run "
+        f"{launched['run_state']} at {launched['run_url']}, trained weight "
+        f"{launched['weight']:.3f} read back through the IO manager",
+        flush=True,
+    )
     return urls
 
 

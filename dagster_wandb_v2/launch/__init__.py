@@ -20,6 +20,7 @@ Example::
     )
 """
 
+from dagster_wandb_v2.launch._tracking import JobOutcome, QueuedJob, wait_for_queued_run
 from dagster_wandb_v2.launch.config import (
     LaunchAgentBuilderConfig,
     LaunchAgentConfig,
@@ -38,16 +39,19 @@ from dagster_wandb_v2.launch.ops import (
 )
 
 __all__ = [
+    "JobOutcome",
     "LaunchAgentBuilderConfig",
     "LaunchAgentConfig",
     "LaunchAgentEnvironmentConfig",
     "LaunchAgentRegistryConfig",
     "LaunchBackend",
     "LaunchJobConfig",
+    "QueuedJob",
     "current_launch_backend",
     "make_launch_api",
     "run_launch_agent",
     "run_launch_job",
     "use_launch_backend",
+    "wait_for_queued_run",
     "wandb_credentials",
 ]

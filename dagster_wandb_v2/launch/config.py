@@ -103,6 +103,15 @@ class LaunchAgentConfig(Config):
         default=None,
         description="Seconds to wait after a stop command before a run is cancelled by force.",
     )
+    stop_after_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Dagster-side, not a W&B key: stop the agent (and end the op) once it has taken "
+            "this many jobs from its queues and they have all ended. Unset: the agent runs "
+            "until the Dagster run is terminated, as W&B's agent does."
+        ),
+    )
     registry: LaunchAgentRegistryConfig | None = Field(
         default=None, description="Container registry block of the agent configuration."
     )

@@ -46,6 +46,12 @@ from dagster import Failure, MetadataValue, OpExecutionContext, op
 
 from dagster_wandb_v2.client import app_url_for_host
 from dagster_wandb_v2.errors import WandbConfigurationError
+from dagster_wandb_v2.launch._tracking import (
+    JobOutcome,
+    QueuedJob,
+    guarded_agent,
+    wait_for_queued_run,
+)
 from dagster_wandb_v2.launch.config import LaunchAgentConfig, LaunchJobConfig
 from dagster_wandb_v2.resource import WandbResource, _resolved
 
@@ -70,6 +76,9 @@ class LaunchBackend:
     """``wandb.sdk.launch.create_and_run_agent``: runs an agent until it is stopped."""
     make_api: Callable[[str, str], Any]
     """``(api_key, host) -> api``: the API object ``launch`` and the agent take."""
+    wait_for_job: Callable[[Any, QueuedJob], JobOutcome] = wait_for_queued_run
+    """``(api, job) -> outcome``: waits until a queued job's W&B run ends or the agent
+    fails its queue item (wandb's ``QueuedRun.wait_until_finished`` waits forever then)."""
 
     @classmethod
     def from_wandb(cls) -> "LaunchBackend":
@@ -300,10 +309,35 @@ def run_launch_agent(
     backend = current_launch_backend()
     with wandb_credentials(target.api_key, target.host):
         api = backend.make_api(target.api_key, target.host)
-        agent_config = config.agent_config(target.entity or _default_entity(api, op_name))
+        entity = target.entity or _default_entity(api, op_name)
+        agent_config = config.agent_config(entity)
+        if config.queues:
+            _check_queues(api, op_name, entity, LAUNCH_QUEUE_PROJECT, config.queues)
         context.log.info(f"Launch agent configuration: {agent_config}")
-        context.log.info("Running the W&B Launch agent until it is stopped...")
-        backend.create_and_run_agent(api=api, config=agent_config)
+        if config.stop_after_jobs is None:
+            context.log.info("Running the W&B Launch agent until it is stopped...")
+        else:
+            context.log.info(f"Running the W&B Launch agent for {config.stop_after_jobs} job(s)")
+        with guarded_agent(api, config.stop_after_jobs) as guard:
+            try:
+                backend.create_and_run_agent(api=guard.wrap(), config=agent_config)
+            finally:
+                stopped = guard.stop_leftover_jobs()
+        context.log.info(f"Launch agent stopped; it took {len(guard.taken)} job(s)")
+    if stopped:
+        runs = ", ".join(
+            f"{job.run_path} ({job.run_state or 'state unknown'})"
+            for job in stopped
+            if job.run_path
+        )
+        raise Failure(
+            description=(
+                f"op '{op_name}': the W&B Launch agent stopped while {len(stopped)} job(s) "
+                f"were running; their processes were stopped and their queue items failed"
+                + (f"; W&B runs: {runs}" if runs else "")
+            ),
+            metadata={"wandb_run_queue_item_ids": [job.item_id for job in stopped]},
+        )
 
 
 @op(
@@ -374,6 +408,11 @@ def _launch_to_queue(
     run_id: str,
     app_url: str,
 ) -> dict[str, Any]:
+    api = backend.make_api(target.api_key, target.host)
+    assert config.queue is not None
+    project_queue = config.project_queue or LAUNCH_QUEUE_PROJECT
+    queue_entity = target.entity or _default_entity(api, target.op_name)
+    _check_queues(api, target.op_name, queue_entity, project_queue, [config.queue])
     queued = backend.launch_add(
         **config.launch_add_kwargs(entity=target.entity, project=target.project, run_id=run_id)
     )
@@ -384,15 +423,60 @@ def _launch_to_queue(
         context.log.info(f"Launch job added to queue '{config.queue}' (not waiting)")
         return metadata
     context.log.info(f"Launch job added to queue '{config.queue}'; waiting for the run to finish")
-    run = queued.wait_until_finished()
-    state = str(run.state)
-    metadata["wandb_run_url"] = MetadataValue.url(str(run.url))
-    metadata["wandb_run_state"] = state
-    if state != "finished":
+    job = QueuedJob(
+        entity=str(queued.entity),
+        project=str(queued.project),
+        queue=str(queued.queue_name),
+        project_queue=project_queue,
+        item_id=str(queued.id),
+        run_id=run_id,
+    )
+    outcome = backend.wait_for_job(api, job)
+    if outcome.run_state is not None:
+        metadata["wandb_run_state"] = outcome.run_state
+    if outcome.failure is not None:
         raise Failure(
-            description=f"Launched W&B run {run.id} ended in state '{state}'", metadata=metadata
+            description=(
+                f"op '{target.op_name}': Launch job {config.job or config.docker_image} "
+                f"(W&B run {job.entity}/{job.project}/{run_id}, queue '{job.queue}') "
+                f"failed: {outcome.failure}"
+            ),
+            metadata=metadata,
         )
     return metadata
+
+
+#: The project of entity-scoped launch queues (``wandb.sdk.launch.utils.LAUNCH_DEFAULT_PROJECT``).
+LAUNCH_QUEUE_PROJECT = "model-registry"
+
+
+def _check_queues(
+    api: Any, op_name: str, entity: str, project_queue: str, queues: list[str]
+) -> None:
+    """Refuse queues that do not exist, naming the entity and the queues it has (wandb
+    logs a warning and fails vaguely: "Error adding run to queue")."""
+    try:
+        found = api.get_project_run_queues(entity, project_queue)
+    except Exception as error:
+        raise Failure(
+            description=(
+                f"op '{op_name}': cannot list the launch queues of W&B entity '{entity}' "
+                f"(project '{project_queue}'): {error}. Check WandbResource.entity (the "
+                "user or team that owns the queues) and that the API key can access it."
+            )
+        ) from error
+    names = [str(queue["name"]) for queue in found or []]
+    # W&B makes the entity's ``default`` queue on first use; any other must exist
+    missing = [queue for queue in queues if queue not in names and queue != "default"]
+    if missing:
+        raise Failure(
+            description=(
+                f"op '{op_name}': launch queue(s) {missing} not found in W&B entity "
+                f"'{entity}' (project '{project_queue}'); queues there: "
+                f"{', '.join(names) or 'none'}. Create the queue in W&B (Launch > Create "
+                "queue, or wandb.Api().create_run_queue) or fix the queue name."
+            )
+        )
 
 
 def _run_metadata(app_url: str, entity: str, project: str, run_id: str) -> dict[str, Any]:

@@ -29,13 +29,16 @@ from wandb.sdk.lib import wbauth
 import dagster_wandb_v2
 from dagster_wandb_v2 import WandbResource
 from dagster_wandb_v2.launch import (
+    JobOutcome,
     LaunchAgentConfig,
     LaunchBackend,
     LaunchJobConfig,
+    QueuedJob,
     make_launch_api,
     run_launch_agent,
     run_launch_job,
     use_launch_backend,
+    wait_for_queued_run,
     wandb_credentials,
 )
 from dagster_wandb_v2.testing.server import LocalWandbServer
@@ -44,6 +47,7 @@ HOST = "http://127.0.0.1:9"
 API_KEY = "k" * 40
 OTHER_KEY = "o" * 40
 DEFAULT_ENTITY = "key-default-entity"
+QUEUES = ("my_dagster_queue", "q", "a", "b")
 
 
 # --- the fake backend ---------------------------------------------------------------------
@@ -58,6 +62,7 @@ class FakeLaunch:
     launch_add: MagicMock
     create_and_run_agent: MagicMock
     make_api: MagicMock
+    wait_for_job: MagicMock
     api: MagicMock
     queued_run: MagicMock
     finished_run: MagicMock
@@ -80,6 +85,10 @@ def fake_launch(run_state: str = "finished", local_state: str = "finished") -> F
 
     api = create_autospec(LaunchApi, instance=True)
     api.default_entity = DEFAULT_ENTITY
+    api.get_project_run_queues.return_value = [
+        {"id": f"queue-{name}", "name": name, "createdBy": DEFAULT_ENTITY, "access": "PROJECT"}
+        for name in QUEUES
+    ]
 
     finished_run = create_autospec(Run, instance=True)
     finished_run.id = "will-be-set"
@@ -117,8 +126,14 @@ def fake_launch(run_state: str = "finished", local_state: str = "finished") -> F
     launch_add = create_autospec(wandb_launch.launch_add, side_effect=on_launch_add)
     agent = create_autospec(wandb_launch.create_and_run_agent, side_effect=record_env)
     make_api = create_autospec(make_launch_api, return_value=api)
+    ended = None if run_state == "finished" else f"the W&B run ended '{run_state}'"
+    wait_for_job = create_autospec(wait_for_queued_run, return_value=JobOutcome(run_state, ended))
     backend = LaunchBackend(
-        launch=launch, launch_add=launch_add, create_and_run_agent=agent, make_api=make_api
+        launch=launch,
+        launch_add=launch_add,
+        create_and_run_agent=agent,
+        make_api=make_api,
+        wait_for_job=wait_for_job,
     )
     return FakeLaunch(
         backend=backend,
@@ -126,6 +141,7 @@ def fake_launch(run_state: str = "finished", local_state: str = "finished") -> F
         launch_add=launch_add,
         create_and_run_agent=agent,
         make_api=make_api,
+        wait_for_job=wait_for_job,
         api=api,
         queued_run=queued_run,
         finished_run=finished_run,
@@ -252,7 +268,12 @@ def test_agent_runs_with_the_resource_entity(fake: FakeLaunch) -> None:
     fake.make_api.assert_called_once_with(API_KEY, HOST)
     (call,) = fake.create_and_run_agent.call_args_list
     bound = bind(wandb_launch.create_and_run_agent, call)
-    assert bound.arguments["api"] is fake.api
+    # the resource's API object, seen through the guard that can stop the agent
+    given = bound.arguments["api"]
+    assert given.default_entity == fake.api.default_entity
+    given.update_launch_agent_status("agent-id", "POLLING")
+    fake.api.update_launch_agent_status.assert_called_once_with("agent-id", "POLLING")
+    fake.api.get_project_run_queues.assert_called_once_with("my_entity", "model-registry")
     config = bound.arguments["config"]
     assert config == {"entity": "my_entity", "max_jobs": -1, "queues": ["my_dagster_queue"]}
     AgentConfig(**config)  # what create_and_run_agent validates first
@@ -296,8 +317,12 @@ def test_agent_config_covers_the_wandb_agent_configuration(fake: FakeLaunch) -> 
     parsed = AgentConfig(**config)
     assert parsed.builder is not None
     assert parsed.builder.build_context_store == "s3://my-bucket/context"
-    # every key of W&B's agent configuration but `entity` (the resource's) is a field
-    assert set(AgentConfig.model_fields) - {"entity"} == set(LaunchAgentConfig.model_fields)
+    # every key of W&B's agent configuration but `entity` (the resource's) is a field,
+    # plus the one the op acts on itself (never sent to W&B)
+    assert set(AgentConfig.model_fields) - {"entity"} == set(LaunchAgentConfig.model_fields) - {
+        "stop_after_jobs"
+    }
+    assert "stop_after_jobs" not in config
 
 
 def test_agent_without_entity_uses_the_key_default_entity(fake: FakeLaunch) -> None:
@@ -363,8 +388,20 @@ def test_job_with_queue_enqueues_and_waits(fake: FakeLaunch) -> None:
         "priority": 1,
         "template_variables": {"gpus": 2},
     }
-    fake.queued_run.wait_until_finished.assert_called_once_with()
-    assert fake.make_api.call_count == 0  # launch_add builds its own client
+    fake.wait_for_job.assert_called_once_with(
+        fake.api,
+        QueuedJob(
+            entity="my_entity",
+            project="my_project",
+            queue="my_dagster_queue",
+            project_queue="model-registry",
+            item_id="UnVuUXVldWVJdGVtOjE=",
+            run_id=run_id,
+        ),
+    )
+    # the queue is checked first, with the resource's key
+    fake.make_api.assert_called_once_with(API_KEY, HOST)
+    fake.api.get_project_run_queues.assert_called_once_with("my_entity", "model-registry")
     metadata = output_metadata(result)
     assert metadata["wandb_run_url"] == f"{HOST}/my_entity/my_project/runs/{run_id}"
     assert metadata["wandb_run_state"] == "finished"
@@ -379,7 +416,7 @@ def test_job_with_queue_async_does_not_wait(fake: FakeLaunch) -> None:
     )
     assert result.success
     assert fake.launch_add.call_args.kwargs["run_id"] == "abc123"
-    assert fake.queued_run.wait_until_finished.call_count == 0
+    assert fake.wait_for_job.call_count == 0
     metadata = output_metadata(result)
     # the launched run takes the given id, so its URL is known before it starts
     assert metadata["wandb_run_url"] == "http://127.0.0.1:9/my_entity/my_project/runs/abc123"
@@ -391,10 +428,11 @@ def test_job_with_queue_fails_when_the_run_failed() -> None:
     with use_launch_backend(fake.backend):
         result = run_job({"job": "e/p/j:latest", "queue": "q"})
     assert not result.success
-    assert "ended in state 'crashed'" in failure(result).message
+    assert "failed: the W&B run ended 'crashed'" in failure(result).message
     (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     metadata = event.event_specific_data.user_failure_data.metadata
     assert metadata["wandb_run_url"].value == fake.finished_run.url
+    assert metadata["wandb_run_state"].value == "crashed"
 
 
 def test_job_without_entity_lets_wandb_use_the_key_default(fake: FakeLaunch) -> None:
@@ -571,22 +609,23 @@ def test_the_real_wandb_calls_reach_the_queue_api(
     local_wandb_server: LocalWandbServer, which: str
 ) -> None:
     """No stand-in: the real wandb functions take the ops' arguments, authenticate with the
-    resource's key (the default entity comes from the server) and get as far as W&B's
-    run-queue API, which the local server does not implement."""
+    resource's key (the default entity comes from the server) and reach W&B's run-queue
+    API, which answers that the queue does not exist in that entity."""
     overrides = {
         "api_key": local_wandb_server.api_key,
         "host": local_wandb_server.base_url,
         "entity": None,
     }
     if which == "agent":
-        result = run_agent({"queues": ["q"], "max_jobs": -1}, **overrides)
+        result = run_agent({"queues": ["no-such-queue"], "max_jobs": -1}, **overrides)
     else:
-        config = {"docker_image": "me/train:1", "queue": "q", "synchronous": False}
+        config = {"docker_image": "me/train:1", "queue": "no-such-queue", "synchronous": False}
         result = run_job(config, **overrides)
     assert not result.success
-    error = failure(result)
-    assert error.cls_name == "CommError"
-    assert "does not support operation 'ProjectRunQueues'" in error.message
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = event.event_specific_data.error.message
+    assert f"W&B entity '{local_wandb_server.entity}'" in message
+    assert "does not support operation" not in message
 
 
 def test_the_api_key_is_never_logged_nor_in_metadata(fake: FakeLaunch) -> None:
@@ -637,3 +676,20 @@ def test_examples_run_against_the_fake(fake: FakeLaunch, monkeypatch: pytest.Mon
     assert kwargs["job"] == f"{example.ENTITY}/{example.PROJECT}/train:latest"
     assert "wandb_run_url" in output_metadata(launched)
     assert example.defs.resolve_job_def("run_launch_job_example") is not None
+
+
+def test_a_missing_queue_fails_before_anything_is_queued(fake: FakeLaunch) -> None:
+    result = run_job({"job": "e/p/j:latest", "queue": "nope"})
+    assert not result.success
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = event.event_specific_data.error.message
+    assert "launch queue(s) ['nope'] not found in W&B entity 'my_entity'" in message
+    assert "queues there: my_dagster_queue, q, a, b" in message
+    assert fake.launch_add.call_count == 0
+    assert not run_agent({"queues": ["q", "nope"]}).success
+    assert fake.create_and_run_agent.call_count == 0
+
+
+def test_the_default_queue_is_left_to_wandb_which_makes_it(fake: FakeLaunch) -> None:
+    assert run_job({"job": "e/p/j:latest", "queue": "default", "synchronous": False}).success
+    assert fake.launch_add.call_args.kwargs["queue_name"] == "default"

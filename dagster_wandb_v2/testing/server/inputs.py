@@ -44,6 +44,7 @@ HANDLED_FIELDS: dict[str, frozenset[str]] = {
     "createRunFiles": frozenset({"entityName", "projectName", "runName", "files"}),
     "markRunFilesUploaded": frozenset({"entityName", "projectName", "runName", "files"}),
     "stopRun": frozenset({"id"}),
+    "deleteRun": frozenset({"id"}),  # deleteArtifacts (true) is refused: artifacts stay
     "createArtifact": frozenset(
         {
             "entityName",
@@ -107,6 +108,33 @@ HANDLED_FIELDS: dict[str, frozenset[str]] = {
     "moveArtifactSequence": frozenset({"artifactSequenceID", "destinationArtifactTypeName"}),
     "deleteArtifactSequence": frozenset({"artifactSequenceID"}),
     "deleteArtifactPortfolio": frozenset({"artifactPortfolioID"}),
+    # W&B Launch (launch.py): run queues, their items, launch agents
+    "createRunQueue": frozenset(
+        {"entityName", "projectName", "queueName", "access", "prioritizationMode"}
+        | {"defaultResourceConfigID"}
+    ),
+    "upsertRunQueue": frozenset(
+        {"entityName", "projectName", "queueName", "resourceType", "resourceConfig"}
+        | {"templateVariables", "prioritizationMode", "externalLinks"}
+    ),
+    "createDefaultResourceConfig": frozenset(
+        {"entityName", "resource", "config", "templateVariables"}
+    ),
+    "pushToRunQueueByName": frozenset(
+        {"entityName", "projectName", "queueName", "runSpec", "priority"}
+        | {"templateVariableValues"}
+    ),
+    "pushToRunQueue": frozenset({"queueID", "runSpec", "priority", "templateVariableValues"}),
+    "popFromRunQueue": frozenset({"entityName", "projectName", "queueName", "launchAgentId"}),
+    "ackRunQueueItem": frozenset({"runQueueItemId", "runName"}),
+    "failRunQueueItem": frozenset({"runQueueItemId", "message", "stage", "filePaths"}),
+    "updateRunQueueItemWarning": frozenset({"runQueueItemId", "message", "stage", "filePaths"}),
+    "createLaunchAgent": frozenset(
+        {"entityName", "projectName", "runQueues", "hostname", "agentConfig", "version"}
+    ),
+    "updateLaunchAgent": frozenset({"launchAgentId", "agentStatus", "stopPolling"}),
+    "deleteFromRunQueue": frozenset({"queueID", "runQueueItemId"}),
+    "deleteRunQueues": frozenset({"queueIDs"}),
 }
 
 #: Fields accepted only with the values the server implements (mutation, field) -> values.
@@ -115,6 +143,11 @@ ONLY_VALUES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("createArtifactFiles", "digestAlgorithm"): ("MANIFEST_MD5",),  # file digests are MD5
     # W&B's ArtifactManifestType: FULL, INCREMENTAL (incremental=True), PATCH (upsert)
     ("createArtifactManifest", "type"): ("FULL", "INCREMENTAL", "PATCH"),
+    # W&B's RunQueueAccessType (one local user: access is recorded, not enforced) and
+    # RunQueuePrioritizationMode (V0: pops by priority, then age)
+    ("createRunQueue", "access"): ("PROJECT", "USER"),
+    ("createRunQueue", "prioritizationMode"): ("V0", "DISABLED"),
+    ("upsertRunQueue", "prioritizationMode"): ("V0", "DISABLED"),
 }
 
 #: Fields every mutation may carry: they ask nothing of the server.

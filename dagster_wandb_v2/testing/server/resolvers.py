@@ -7,6 +7,7 @@ import string
 from typing import Any
 
 from .ids import decode_id
+from .launch import request_stop
 from .nodes import (
     ArtifactNode,
     CollectionNode,
@@ -242,7 +243,8 @@ class Root:
         row = ctx.storage.ensure_project(
             input.get("entityName") or ctx.identity.entity, input.get("name") or DEFAULT_PROJECT
         )
-        return {"project": ProjectNode(ctx, row), "inserted": True}
+        node = ProjectNode(ctx, row)  # ``model`` is W&B's older name of ``project``
+        return {"project": node, "model": node, "inserted": True}
 
     def createRunFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
@@ -264,7 +266,20 @@ class Root:
     def markRunFilesUploaded(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         return {"success": True}
 
+    def deleteRun(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = _ctx(info)
+        pk = decode_id(input.get("id"), "Run")
+        if pk is None or ctx.storage.run_by_id(pk) is None:
+            raise UserInputError(f"run {input.get('id')!r} not found")
+        ctx.storage.delete_run(pk)
+        return {"clientMutationId": None}
+
     def stopRun(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = _ctx(info)
+        pk = decode_id(input.get("id"), "Run")
+        if pk is None or ctx.storage.run_by_id(pk) is None:
+            raise UserInputError(f"run {input.get('id')!r} not found")
+        request_stop(ctx.storage, pk)
         return {"success": True}
 
     # ---- artifacts ------------------------------------------------------------------

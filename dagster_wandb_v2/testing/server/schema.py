@@ -39,6 +39,7 @@ scalar AddAliasesInput
 scalar DeleteAliasesInput
 scalar DeleteArtifactInput
 scalar StopRunInput
+scalar DeleteRunInput
 scalar ArtifactAliasInput
 scalar ArtifactCollectionAliasInput
 scalar ArtifactManifestEntryInput
@@ -85,6 +86,7 @@ type Mutation {
   createRunFiles(input: CreateRunFilesInput!): CreateRunFilesPayload
   markRunFilesUploaded(input: MarkRunFilesUploadedInput!): SuccessPayload
   stopRun(input: StopRunInput!): SuccessPayload
+  deleteRun(input: DeleteRunInput!): DeleteRunPayload
   createArtifact(input: CreateArtifactInput!): CreateArtifactPayload
   createArtifactFiles(
     input: CreateArtifactFilesInput!, storageLayout: ArtifactStorageLayout
@@ -99,7 +101,7 @@ type Mutation {
   unlinkArtifact(input: UnlinkArtifactInput!): SuccessPayload
   addAliases(input: AddAliasesInput!): SuccessPayload
   deleteAliases(input: DeleteAliasesInput!): SuccessPayload
-  upsertModel(input: UpsertModelInput!): UpsertBucketPayload
+  upsertModel(input: UpsertModelInput!): UpsertModelPayload
   createArtifactCollectionTagAssignments(
     input: CreateArtifactCollectionTagAssignmentsInput!
   ): TagsPayload
@@ -458,7 +460,9 @@ type FileEdge { node: File cursor: String }
 type FileConnection { edges: [FileEdge!]! pageInfo: PageInfo! totalCount: Int }
 
 type UpsertBucketPayload { bucket: Run project: Project inserted: Boolean }
+type UpsertModelPayload { project: Project model: Project inserted: Boolean }
 type CreateRunFilesPayload { runID: ID! uploadHeaders: [String!]! files: [File!]! }
+type DeleteRunPayload { clientMutationId: String }
 type SuccessPayload { success: Boolean! clientMutationId: String }
 type CreateArtifactPayload { artifact: Artifact! }
 type CreateArtifactFilesPayload { files: FileConnection! }
@@ -477,4 +481,8 @@ type LinkArtifactPayload {
 @lru_cache(maxsize=1)
 def get_schema() -> GraphQLSchema:
     """Build (once) and return the executable schema."""
-    return build_schema(SDL)
+    from . import launch  # W&B Launch: its own types, extensions and resolvers
+
+    schema = build_schema(SDL + launch.SDL)
+    launch.install(schema)
+    return schema

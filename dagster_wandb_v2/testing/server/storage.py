@@ -338,6 +338,15 @@ class Storage:
                 (state, exitcode, time.time(), run_id),
             )
 
+    def delete_run(self, run_id: int) -> None:
+        """Delete a run and what only it holds (its streams, files, usage records); the
+        artifacts it logged stay, their creator becomes unknown (W&B's default)."""
+        with self.transaction() as db:
+            for table in ("run_stream", "run_files", "artifact_usage", "artifact_loggers"):
+                db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            db.execute("UPDATE artifacts SET run_id=NULL WHERE run_id=?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+
     def stream_lines(self, run_id: int, file: str) -> list[str]:
         rows = self.all(
             "SELECT content FROM run_stream WHERE run_id=? AND file=? ORDER BY line",
@@ -493,6 +502,16 @@ class Storage:
                         (spec["clientID"], existing["id"]),
                     )
                 return existing
+            if spec.get("clientID") and distributed_id is None:
+                # Like W&B: creating the same client artifact again (``wandb job create``
+                # creates it, then logs it) returns the version already being written.
+                pending = self.one(
+                    "SELECT * FROM artifacts WHERE sequence_id=? AND client_id=? "
+                    "AND state='PENDING' ORDER BY id LIMIT 1",
+                    (seq["id"], spec["clientID"]),
+                )
+                if pending is not None:
+                    return pending
             metadata = spec.get("metadata")
             if isinstance(metadata, dict):
                 metadata = json.dumps(metadata)
