@@ -95,6 +95,15 @@ EVERY_SETTING: dict[str, Any] = {
         "max_concurrent_reads": 2,
         "signing_key_env_var": "TEAM_SIGNING_KEY",
     },
+    "lifecycle": [
+        {
+            "name": "clean_up_model",
+            "clean_up": {"asset": "model", "keep_last": 3, "dry_run": False},
+            "deps": ["evaluation"],
+            "group_name": "lifecycle",
+            "cron_schedule": "0 3 * * *",
+        }
+    ],
 }
 """A value for every attribute of the component (the test below checks that it is every)."""
 
@@ -167,6 +176,20 @@ def test_every_setting_can_be_a_template(
         templated = resources_of(load_yaml(other, templated_attributes))
     assert templated == literal
     assert templated["artifacts"].cache_duration_in_minutes == 0
+    with create_defs_folder_sandbox() as third:
+        steps = lifecycle_steps(load_yaml(third, templated_attributes))
+    assert steps == lifecycle_steps(load_yaml(sandbox, EVERY_SETTING))
+    assert {"asset": "model", "keep_last": 3, "dry_run": False}.items() <= steps[
+        "clean_up_model"
+    ].items()
+
+
+def lifecycle_steps(defs: Any) -> dict[str, Any]:
+    """``{lifecycle asset name: its step's run config defaults}``: what an entry became."""
+    return {
+        assets_def.key.to_user_string(): assets_def.op.config_schema.as_field().default_value
+        for assets_def in defs.assets or []
+    }
 
 
 @pytest.mark.parametrize(
