@@ -77,13 +77,13 @@ def _layout(name: str, keys: list[str], distributed: bool) -> tuple[AssetsDefini
 
 def _timed(server: Any, action: Any) -> tuple[float, int]:
     """Seconds and server requests of ``action()``."""
-    before = len(server.requests)
+    before = server.request_count
     started = time.perf_counter()
     result = action()
     elapsed = time.perf_counter() - started
     if not result.success:
         raise RuntimeError("a benchmark run failed")
-    return elapsed, len(server.requests) - before
+    return elapsed, server.request_count - before
 
 
 def _measure(

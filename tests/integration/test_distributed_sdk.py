@@ -131,11 +131,11 @@ def test_single_run_backfill_writes_one_version_read_whole_and_by_partition(
         metadata = result.asset_materializations_for_node("shards")[0].metadata
         assert metadata["wandb_artifact_version"].value == "v0"
         assert metadata["wandb_partitions_missing"].value == 0
-        before = len(local_wandb_server.requests)
+        before = local_wandb_server.request_count
         assert materialize(
             [shards, gathered], selection=[gathered], resources=resources, instance=instance
         ).success
-        fan_in = local_wandb_server.requests[before:]
+        fan_in = local_wandb_server.requests_since(before)
         assert materialize(
             [shards, tables, gathered, rows],
             selection=[rows],

@@ -65,7 +65,7 @@ def _failures(server: LocalWandbServer, since: int) -> Counter[str]:
     """How many injected 503s each operation (or route) got since request ``since``."""
     return Counter(
         record.operation or record.route
-        for record in server.requests[since:]
+        for record in server.requests_since(since)
         if record.status == 503
     )
 
@@ -138,7 +138,7 @@ def test_transient_faults_on_every_write_and_read_request_are_retried(
     }
     for operation, times in injected.items():
         local_wandb_server.faults.fail_next(operation, times=times, status=503)
-    since = len(local_wandb_server.requests)
+    since = local_wandb_server.request_count
     # A reader elsewhere (its own cache): the payload is really downloaded.
     writer = _resources(local_wandb)
     assert materialize(_assets(value)[:1], resources=writer).success
@@ -182,7 +182,7 @@ def test_persistent_fault_fails_the_step_and_keeps_the_previous_latest(
     resources = _resources(local_wandb)
     assert materialize(_assets("old")[:1], resources=resources).success
     local_wandb_server.faults.add(FaultRule(operation, status=503, times=None))
-    since = len(local_wandb_server.requests)
+    since = local_wandb_server.request_count
     started = time.monotonic()
     try:
         result = materialize(
@@ -250,14 +250,14 @@ def test_step_killed_mid_upload_leaves_the_previous_version_and_the_next_run_suc
 ) -> None:
     resources = _resources(local_wandb)
     assert materialize(_assets("first")[:1], resources=resources).success
-    since = len(local_wandb_server.requests)
+    since = local_wandb_server.request_count
     uploads_started: list[float] = []
     take = local_wandb_server.faults.take
 
     def watching_take(route: str, operation: str | None) -> Any:
         if route == "upload" and any(
             record.operation == "CreateArtifactFiles"
-            for record in local_wandb_server.requests[since:]
+            for record in local_wandb_server.requests_since(since)
         ):
             uploads_started.append(time.monotonic())
         return take(route, operation)

@@ -156,7 +156,7 @@ def test_unset_host_entity_and_project_come_from_the_sdk_environment(
         )
         return [1, 2, 3]
 
-    since = len(local_wandb_server.requests)
+    since = local_wandb_server.request_count
     result = materialize(
         [numbers],
         resources={
@@ -175,7 +175,7 @@ def test_unset_host_entity_and_project_come_from_the_sdk_environment(
     metadata = result.asset_materializations_for_node("numbers")[0].metadata
     assert metadata["wandb_project"].value == local_wandb.project
     assert metadata["wandb_artifact_url"].value.startswith(base_url)
-    operations = {r.operation for r in local_wandb_server.requests[since:] if r.operation}
+    operations = {r.operation for r in local_wandb_server.requests_since(since) if r.operation}
     assert {"UpsertBucket", "CreateArtifact", "CommitArtifact", "Viewer"} <= operations
     stored = local_wandb.api().artifact(local_wandb.path("numbers:latest"))
     assert stored.version == "v0"

@@ -240,9 +240,9 @@ def test_one_lookup_per_watched_artifact_per_tick(
     first = tick(sensor, local_wandb, instance, None)
     assert len(first.asset_events) == 6
 
-    before = len(local_wandb_server.requests)
+    before = local_wandb_server.request_count
     quiet = tick(sensor, local_wandb, instance, first.cursor)
-    graphql = [r for r in local_wandb_server.requests[before:] if r.route == "graphql"]
+    graphql = [r for r in local_wandb_server.requests_since(before) if r.route == "graphql"]
     assert quiet.asset_events == []
     # One artifact lookup each, plus what opening a wandb.Api costs (login, server features).
     lookups = [r for r in graphql if r.operation == "ArtifactMembershipByName"]

@@ -84,6 +84,9 @@ class ServerState:
     requests: collections.deque[RequestRecord] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
     )
+    #: Requests handled since the start, unlike ``len(requests)``, which stops growing.
+    handled: int = 0
+    requests_lock: threading.Lock = field(default_factory=threading.Lock)
     #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
     users: dict[str, Identity] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
@@ -332,7 +335,9 @@ class Handler(BaseHTTPRequestHandler):
             self._status,
             (time.perf_counter() - start) * 1000.0,
         )
-        self.state.requests.append(rec)
+        with self.state.requests_lock:
+            self.state.requests.append(rec)
+            self.state.handled += 1
         if self.state.request_log is not None:
             with self.state.request_log.open("a") as f:
                 f.write(json.dumps(rec.__dict__) + "\n")

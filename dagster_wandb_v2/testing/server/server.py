@@ -103,8 +103,37 @@ class LocalWandbServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """Requests handled so far (most recent last; bounded)."""
-        return list(self._state.requests)
+        """The last requests handled (most recent last; at most 10,000: older ones are
+        dropped, so use :attr:`request_count` and :meth:`requests_since` to select the
+        requests of one step)."""
+        with self._state.requests_lock:
+            return list(self._state.requests)
+
+    @property
+    def request_count(self) -> int:
+        """How many requests were handled since the server started (never capped)."""
+        with self._state.requests_lock:
+            return self._state.handled
+
+    def requests_since(self, count: int) -> list[RequestRecord]:
+        """The requests handled after the first ``count`` (a :attr:`request_count` taken
+        before), oldest first.
+
+        >>> mark = server.request_count  # doctest: +SKIP
+        >>> ...  # the work to measure
+        >>> operations = [r.operation for r in server.requests_since(mark)]  # doctest: +SKIP
+
+        Raises ``ValueError`` if some of them were already dropped (more than 10,000).
+        """
+        with self._state.requests_lock:
+            kept = list(self._state.requests)
+            newer = self._state.handled - count
+        if newer > len(kept):
+            raise ValueError(
+                f"{newer} requests were handled since request {count}; only the last "
+                f"{len(kept)} are kept"
+            )
+        return kept[len(kept) - newer :] if newer > 0 else []
 
     def env(self) -> dict[str, str]:
         """Environment variables that point the wandb SDK at this server."""
