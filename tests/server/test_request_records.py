@@ -2,6 +2,7 @@
 requests, so a test selects its own by count, which keeps growing."""
 
 import collections
+import time
 import urllib.request
 from pathlib import Path
 
@@ -11,9 +12,15 @@ from dagster_wandb_v2.testing.server import LocalWandbServer
 
 
 def _get_healthz(server: LocalWandbServer, times: int) -> None:
+    """``times`` requests, returning once the server has recorded them (a request is
+    recorded just after its response is sent)."""
+    expected = server.request_count + times
     for _ in range(times):
         with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=10) as response:
             assert response.status == 200
+    deadline = time.monotonic() + 10
+    while server.request_count < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_requests_since_a_count_stay_right_once_old_records_are_dropped(tmp_path: Path) -> None:
