@@ -13,7 +13,7 @@ PACKAGE = "dagster_wandb_v2"
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (integration uses the local W&B-compatible server)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *(session.posargs or ["-n", "4"]))
 
 
 @nox.session(python="3.11")
