@@ -278,6 +278,13 @@ class Handler(BaseHTTPRequestHandler):
         if route == "healthz":
             self._send(200, b"ok", "text/plain")
             return
+        if route == "otel":
+            # W&B's OpenTelemetry proxy: the wandb SDK (Python and wandb-core) probes it and
+            # sends no telemetry to a server answering 404 or 405, which is how a server
+            # says it does not take telemetry (opentelemetry_proxy.py,
+            # core/internal/analytics/opentelemetryproxy.go). This one stores none.
+            self._drop_small_body()
+            raise NotFound(_NO_TELEMETRY)
         page = pages.render(self._context(), self.command, path, query)
         if page is not None:  # read-only HTML at W&B's URL shapes, no key (see pages.py)
             self._send(page.status, page.body.encode(), "text/html; charset=utf-8")
@@ -306,8 +313,6 @@ class Handler(BaseHTTPRequestHandler):
             self._download(path)
         elif route == "faults":
             self._faults(body)
-        elif route == "otel":
-            self._send(200, b"", "application/x-protobuf")
         else:
             raise NotFound(f"local W&B server: no route for {self.command} {path[:200]}")
 
@@ -445,10 +450,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 _UNAUTHORIZED = "unauthorized: missing or invalid API key"
+_NO_TELEMETRY = (
+    "local W&B server: W&B's OpenTelemetry proxy is not supported (telemetry is not stored)"
+)
 #: Routes served without a key (``/healthz``; the read-only pages are matched by path).
 _OPEN_ROUTES = ("healthz",)
 #: Routes whose whole body is read (within ``max_body_bytes``) before they are served.
-_BODY_ROUTES = ("graphql", "file_stream", "faults", "otel")
+_BODY_ROUTES = ("graphql", "file_stream", "faults")
 
 
 def _graphql_request(body: bytes) -> tuple[dict[str, Any], PreparedQuery]:
