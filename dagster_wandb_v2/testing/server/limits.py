@@ -26,7 +26,9 @@ class Limits:
       middle of one (headers or body); then the server closes it. The SDK reopens closed
       keep-alive connections by itself, and its long uploads keep sending.
     - ``max_connections``: connections served at once (one thread each); one more is
-      answered ``503`` with ``Retry-After`` and closed, which the SDK retries.
+      answered ``503`` with ``Retry-After`` and closed, which the SDK retries. Every
+      ``wandb.Api`` keeps its own idle connections open, so a pipeline run can hold
+      several hundred within the idle timeout (the examples reached 256).
     - ``unauthenticated_drain_bytes``: a refused request (no key) whose announced body
       is at most this size is read and dropped so the connection can be reused; a larger
       body is not read at all and the connection is closed.
@@ -34,5 +36,5 @@ class Limits:
 
     max_body_bytes: int = 64 << 20
     idle_timeout_s: float = 60.0
-    max_connections: int = 256
+    max_connections: int = 1024
     unauthenticated_drain_bytes: int = 64 << 10
