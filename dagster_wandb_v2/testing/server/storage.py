@@ -489,18 +489,8 @@ class Storage:
                 # Like W&B: a re-log of existing content moves ``latest`` and the
                 # requested aliases to the version that has it.
                 self._set_aliases(db, seq["id"], existing["id"], [*aliases, LATEST])
-                if run_id is not None and run_id != existing["run_id"]:
-                    # The run logged it too: W&B lists it in the run's logged artifacts.
-                    db.execute(
-                        "INSERT OR IGNORE INTO artifact_loggers(run_id, artifact_id, created_at) "
-                        "VALUES (?,?,?)",
-                        (run_id, existing["id"], now),
-                    )
-                if spec.get("clientID"):
-                    db.execute(
-                        "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
-                        (spec["clientID"], existing["id"]),
-                    )
+                # The run logged it too: W&B lists it in the run's logged artifacts.
+                self._record_another_logger(db, existing, spec, run_id, now)
                 return existing
             if spec.get("clientID") and distributed_id is None:
                 # Like W&B: creating the same client artifact again (``wandb job create``
@@ -577,20 +567,32 @@ class Storage:
             "UPDATE artifacts SET pending_aliases=? WHERE id=?",
             (json.dumps(known + [a for a in aliases if a not in known]), pending["id"]),
         )
-        if run_id is not None and run_id != pending["run_id"]:
+        self._record_another_logger(db, pending, spec, run_id, now)
+        row = self.artifact(pending["id"])
+        assert row is not None
+        return row
+
+    @staticmethod
+    def _record_another_logger(
+        db: sqlite3.Connection,
+        version: Row,
+        spec: dict[str, Any],
+        run_id: int | None,
+        now: float,
+    ) -> None:
+        """``CreateArtifact`` of content ``version`` already has: the calling run becomes
+        one of its loggers, and the caller's client id (``spec["clientID"]``) names it."""
+        if run_id is not None and run_id != version["run_id"]:
             db.execute(
                 "INSERT OR IGNORE INTO artifact_loggers(run_id, artifact_id, created_at) "
                 "VALUES (?,?,?)",
-                (run_id, pending["id"], now),
+                (run_id, version["id"], now),
             )
         if spec.get("clientID"):
             db.execute(
                 "INSERT OR REPLACE INTO client_ids(client_id, artifact_id) VALUES (?,?)",
-                (spec["clientID"], pending["id"]),
+                (spec["clientID"], version["id"]),
             )
-        row = self.artifact(pending["id"])
-        assert row is not None
-        return row
 
     def _join_distributed(
         self,
