@@ -12,11 +12,13 @@ from typing import Any
 
 from dagster import (
     DagsterEventType,
+    DagsterInstance,
     DagsterInvariantViolationError,
     InitResourceContext,
     InputContext,
     MetadataValue,
     MultiPartitionsDefinition,
+    OpExecutionContext,
     OutputContext,
 )
 
@@ -205,6 +207,18 @@ def step_key(step_context: StepContext) -> str | None:
         return None
 
 
+def current_step_key() -> str | None:
+    """The key of the step whose code is running in this thread, ``None`` outside a step.
+
+    From Dagster's current execution context (``OpExecutionContext.get()``), set while
+    an asset's or op's compute function runs.
+    """
+    try:
+        return step_key(OpExecutionContext.get().get_step_execution_context())
+    except DagsterInvariantViolationError:
+        return None
+
+
 def single_step_scope(step_context: StepContext) -> str | None:
     """The step key when this process runs one step of a multi-step run, else ``None``.
 
@@ -242,10 +256,15 @@ def steps_failed(context: InitResourceContext, step_keys: Collection[str] | None
     """
     if context.instance is None or context.run is None:
         return None
+    return steps_failed_in(context.instance, context.run.run_id, step_keys)
+
+
+def steps_failed_in(
+    instance: DagsterInstance, run_id: str, step_keys: Collection[str] | None
+) -> bool | None:
+    """:func:`steps_failed` for the run ``run_id`` of ``instance``, so far."""
     try:
-        records = context.instance.get_records_for_run(
-            context.run.run_id, of_type=_STEP_OUTCOMES
-        ).records
+        records = instance.get_records_for_run(run_id, of_type=_STEP_OUTCOMES).records
     except Exception:
         return None
     latest: dict[str | None, DagsterEventType | None] = {}

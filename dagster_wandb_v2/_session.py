@@ -10,6 +10,10 @@ Which W&B run a process uses:
   step gets its own run, ``<run id>-<hash of step key>``, named ``<run name>-<step key>``,
   and all of them share the W&B group ``<run id>`` (W&B's "shared" run mode would also
   work but needs a recent server and gives no per-step failure state).
+- ``run_per_step=True`` gives each step its own run under the in-process executor too,
+  the same ids, names and group as under the multiprocess executor, so W&B's lineage
+  graph (``logged_by``/``used_by``) mirrors Dagster's asset lineage whatever the executor.
+  Each step's run is finished at teardown with that step's outcome.
 
 Sharing the run (the guide's best practice 7):
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,9 +67,13 @@ class SharedRun:
     spec: RunSpec
     location: RunLocation
     client: WandbClient
+    step_key: str | None = None
+    """The step the run serves alone, ``None`` when it serves every step of the process."""
     run: WandbRun | None = None
     users: int = 0
     failed: bool = False
+    finished_with: bool | None = None
+    """``failed`` of the last :meth:`finish_early`; ``None``: not finished by this package."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def current(self) -> WandbRun:
@@ -81,7 +90,15 @@ class SharedRun:
                         f"could not start W&B run '{spec.run_id}' in project '{spec.project}' "
                         f"(wandb.init): {error}"
                     ) from error
+            self.finished_with = None
             return self.run
+
+    def finish_early(self, failed: bool) -> None:
+        """Finish the run before its session ends (its step is over); resumed on next use."""
+        with self.lock:
+            if self.run is not None and not self.run.finished:
+                self.run.finish(exit_code=1 if failed else 0)
+                self.finished_with = failed
 
 
 _OPEN_RUNS: dict[str, SharedRun] = {}
@@ -89,7 +106,7 @@ _OPEN_RUNS: dict[str, SharedRun] = {}
 _OPEN_RUNS_LOCK = threading.Lock()
 
 
-def _claim(spec: RunSpec, client: WandbClient) -> SharedRun:
+def _claim(spec: RunSpec, client: WandbClient, step_key: str | None) -> SharedRun:
     """The shared run for ``spec``; an id taken by another location gets a suffix."""
     location: RunLocation = (client.app_url, spec.entity, spec.project)
     with _OPEN_RUNS_LOCK:
@@ -97,7 +114,7 @@ def _claim(spec: RunSpec, client: WandbClient) -> SharedRun:
             suffix = hashlib.sha1("/".join(map(str, location)).encode()).hexdigest()[:8]
             spec = replace(spec, run_id=f"{spec.run_id}-{suffix}")
         if shared is None:
-            shared = _OPEN_RUNS[spec.run_id] = SharedRun(spec, location, client)
+            shared = _OPEN_RUNS[spec.run_id] = SharedRun(spec, location, client, step_key)
         shared.users += 1
         return shared
 
@@ -109,7 +126,8 @@ def open_step_run(run_id: str, location: RunLocation) -> Any | None:
     manager's ``run_id``), also under the multiprocess executor, where each step's run
     is ``<run id>-<hash>``. Resumed if asset code finished it. ``WandbResource.init_run``
     uses it, so ``init_run(id=context.run.run_id, resume="allow")`` in asset code returns
-    the run of the step's artifacts instead of failing with ``run ID ... is in use``.
+    the run of the step's artifacts instead of failing with ``run ID ... is in use``. With
+    one run per step in this process (``run_per_step``), the running step's run, if open.
     ``location`` is (app URL, entity or ``None`` for any, project).
     """
     app_url, entity, project = location
@@ -123,6 +141,9 @@ def open_step_run(run_id: str, location: RunLocation) -> Any | None:
             and shared.location[2] == project
             and (entity is None or shared.location[1] in (None, entity))
         ]
+    if len(candidates) > 1:  # one run per step in this process: the running step's
+        step_key = _contexts.current_step_key()
+        candidates = [shared for shared in candidates if shared.step_key == step_key]
     if not candidates:
         return None
     return candidates[0].current().handle
@@ -139,6 +160,8 @@ def _release(shared: SharedRun, failed: bool) -> None:
     run, shared.run = shared.run, None
     if run is not None and not run.finished:
         run.finish(exit_code=1 if shared.failed else 0)
+    elif shared.finished_with is not None and shared.finished_with == shared.failed:
+        return  # finished early with the step's final outcome
     elif run is not None and shared.failed:  # asset code finished it: record the failure
         shared.client.start_run(replace(shared.spec, run_id=run.id)).finish(exit_code=1)
 
@@ -157,18 +180,21 @@ class StepSession:
         run_name: str | None,
         run_tags: tuple[str, ...],
         cache: ArtifactCache,
+        run_per_step: bool = False,
     ) -> None:
         self.client = client
         self.cache = cache
         self.dagster_run_id = dagster_run_id
-        self.step_keys: set[str] = set()
         self._entity = entity
         self._project = project
         self._run_id = run_id or dagster_run_id
         self._run_name = run_name or f"dagster-run-{dagster_run_id[:8]}"
         self._run_tags = tuple(dict.fromkeys([*run_tags, INTEGRATION_TAG]))
-        self._shared: SharedRun | None = None
-        self._per_step = False
+        self._run_per_step = run_per_step
+        self._shared: dict[str | None, SharedRun] = {}
+        """The W&B runs this session uses, by the step each serves alone (``None``: all)."""
+        self._running_step: str | None = None
+        """``run_per_step``: the step whose run was used last (the others are finished)."""
         self._write_failed = False
         """A write of this session failed: the outcome when the event log cannot say."""
 
@@ -198,16 +224,38 @@ class StepSession:
         )
 
     def run_for(self, context: OutputContext | InputContext | _contexts.StepContext) -> WandbRun:
-        """The W&B run of this process: started on first use, resumed if finished."""
+        """The W&B run of the step: started on first use, resumed if finished."""
         step_context = _contexts.step_context_of(context)
         step_key = _contexts.step_key(step_context)
-        if step_key is not None:
-            self.step_keys.add(step_key)
-        if self._shared is None:
+        if self._run_per_step and step_key is not None:
+            scope: str | None = step_key
+            if step_key != self._running_step:
+                self._finish_other_steps(step_context, step_key)
+                self._running_step = step_key
+        elif self._shared:  # the process's one run, whichever step opened it
+            scope = next(iter(self._shared))
+        else:
             scope = _contexts.single_step_scope(step_context)
-            self._per_step = scope is not None
-            self._shared = _claim(self.run_spec(scope), self.client)
-        return self._shared.current()
+        shared = self._shared.get(scope)
+        if shared is None:
+            shared = self._shared[scope] = _claim(self.run_spec(scope), self.client, scope)
+        return shared.current()
+
+    def _finish_other_steps(self, step_context: _contexts.StepContext, step_key: str) -> None:
+        """Finish the runs of the steps before ``step_key``: the in-process executor runs
+        one step at a time, so they are over. Then the new step's run is the only one open
+        and becomes ``wandb.run`` (``wandb.log`` in asset code reaches it). Each is
+        finished with its step's outcome so far; a retried step resumes its run."""
+        for scope, shared in self._shared.items():
+            if scope == step_key:
+                continue
+            try:
+                failed = _contexts.steps_failed_in(
+                    step_context.instance, step_context.run_id, [scope] if scope else None
+                )
+            except Exception:
+                failed = None
+            shared.finish_early(self._write_failed if failed is None else failed)
 
     def log_artifact(
         self, run: WandbRun, built: BuiltArtifact, spec: WriteSpec, location: Location
@@ -257,21 +305,20 @@ class StepSession:
                 ) from error
         return stored, links
 
-    def close(self, failed: bool | None) -> None:
-        """Finish the W&B run and tidy the cache.
+    def close(self, steps_failed: Callable[[Collection[str] | None], bool | None]) -> None:
+        """Finish the W&B runs and tidy the cache.
 
-        ``failed``: whether a step the run served finally failed, from the Dagster event
-        log (a retried step's outcome is its last attempt's); ``None`` when unknown, then
-        the run is failed if one of this session's writes failed.
+        ``steps_failed(step_keys)``: whether one of ``step_keys`` (``None``: any step of
+        the Dagster run) finally failed, from the Dagster event log (a retried step's
+        outcome is its last attempt's); ``None`` when unknown, then a run is failed if one
+        of this session's writes failed. A run serving one step alone takes that step's
+        outcome; the process's one run takes the outcome of every step.
         """
-        shared, self._shared = self._shared, None
+        shared_runs, self._shared = self._shared, {}
         try:
-            if shared is not None:
+            for scope, shared in shared_runs.items():
+                failed = steps_failed(None if scope is None else [scope])
                 _release(shared, self._write_failed if failed is None else failed)
         finally:
             self.cache.clear_scratch()
             self.cache.evict_expired()
-
-    @property
-    def per_step(self) -> bool:
-        return self._per_step

@@ -417,6 +417,8 @@ class SdkWandbClient:
                 api_key_source=self._api_key_source,
             ) from error
         _OPENED_HERE.add(run)
+        if finished:  # resumed for this step; another step's run must not take it too
+            _FINISHED_BY_ASSET_CODE.pop(finished[0], None)
         return _SdkRun(run, self)
 
     def check_mode(self) -> None:

@@ -131,6 +131,13 @@ class WandbIOManagerSettings(Model, Resolvable):
         list[str] | None,
         _doc("W&B run tags; 'dagster_wandb' is always added."),
     ] = Field(default=None)
+    run_per_step: Annotated[
+        bool | None,
+        _doc(
+            "One W&B run per step under the in-process executor too, so W&B's lineage "
+            "mirrors Dagster's step by step (default false: one run per Dagster run)."
+        ),
+    ] = Field(default=None)
     max_concurrent_reads: Annotated[
         PositiveInt | None,
         _doc("How many partitions of one input are looked up and downloaded at once."),
@@ -158,6 +165,7 @@ class WandbIOManagerSettings(Model, Resolvable):
                 "run_id",
                 "run_name",
                 "run_tags",
+                "run_per_step",
                 "max_concurrent_reads",
             )
             if getattr(self, name) is not None

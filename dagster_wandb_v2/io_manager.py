@@ -120,6 +120,14 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
     run_tags: list[str] = Field(
         default_factory=list, description="W&B run tags; 'dagster_wandb' is always added."
     )
+    run_per_step: bool = Field(
+        default=False,
+        description=(
+            "One W&B run per step under the in-process executor too (the multiprocess "
+            "executor always gives each step its own run), so W&B's lineage graph mirrors "
+            "Dagster's asset lineage step by step; costs a wandb.init and finish per step."
+        ),
+    )
     signing_key: str | None = Field(
         default=None,
         repr=False,
@@ -157,6 +165,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             run_id=self.run_id,
             run_name=self.run_name,
             run_tags=tuple(self.run_tags),
+            run_per_step=self.run_per_step,
             cache=ArtifactCache(
                 self._storage_path(context.instance), self.cache_duration_in_minutes
             ),
@@ -165,8 +174,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         session, self._session = self._session, None
         if session is not None:
-            failed_steps = session.step_keys if session.per_step else None
-            session.close(failed=_contexts.steps_failed(context, failed_steps))
+            session.close(lambda step_keys: _contexts.steps_failed(context, step_keys))
 
     def _storage_path(self, instance: DagsterInstance | None) -> Path:
         base_dir = self.base_dir

@@ -61,7 +61,7 @@ ASSETS = [raw, split, features, model, report]
 STAGES = {"prepare": [raw, split], "featurize": [features], "train": [model, report]}
 
 
-def definitions(executor: str = "multiprocess") -> Definitions:
+def definitions(executor: str = "multiprocess", run_per_step: bool = False) -> Definitions:
     wandb = WandbResource(
         api_key=os.environ["WANDB_API_KEY"],
         host=os.environ["WANDB_BASE_URL"],
@@ -79,7 +79,11 @@ def definitions(executor: str = "multiprocess") -> Definitions:
             for name, selected in STAGES.items()
         ],
         resources={
-            IO: WandbArtifactsIOManager(wandb=wandb, base_dir=os.environ["LINEAGE_TEST_STORAGE"])
+            IO: WandbArtifactsIOManager(
+                wandb=wandb,
+                base_dir=os.environ["LINEAGE_TEST_STORAGE"],
+                run_per_step=run_per_step,
+            )
         },
     )
 

@@ -4,7 +4,8 @@ the integration guide's best practice 7 shows, for either executor.
 Rebuilt in each step process from the environment: ``SHARED_RUN_PROJECT`` (W&B project),
 ``SHARED_RUN_STORAGE`` (Dagster storage), ``SHARED_RUN_FORM`` (one of :data:`FORMS`),
 ``SHARED_RUN_ID`` (a custom W&B run id given to the IO manager and to ``wandb.init``; empty:
-the Dagster run id), ``WANDB_BASE_URL``/``WANDB_API_KEY``.
+the Dagster run id), ``SHARED_RUN_PER_STEP`` (``1``: the IO manager's ``run_per_step``),
+``WANDB_BASE_URL``/``WANDB_API_KEY``.
 
 - ``first`` opens its run before the IO manager did anything in the step (no W&B input);
 - ``train`` opens it after the IO manager loaded its input (the step's run is open);
@@ -107,6 +108,7 @@ def resources() -> dict[str, Any]:
             wandb=resource,
             base_dir=os.environ["SHARED_RUN_STORAGE"],
             run_id=os.environ.get("SHARED_RUN_ID") or None,
+            run_per_step=os.environ.get("SHARED_RUN_PER_STEP") == "1",
         ),
     }
 

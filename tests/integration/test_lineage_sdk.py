@@ -78,12 +78,16 @@ def wandb_lineage(
 
 
 def _run_pipeline(
-    executor: str, project: LocalWandbProject, tmp_path: Path, monkeypatch: Any
+    executor: str,
+    project: LocalWandbProject,
+    tmp_path: Path,
+    monkeypatch: Any,
+    run_per_step: bool = False,
 ) -> tuple[Definitions, dict[Node, str]]:
     monkeypatch.setenv("LINEAGE_TEST_PROJECT", project.project)
     monkeypatch.setenv("LINEAGE_TEST_STORAGE", str(tmp_path / "storage"))
     (tmp_path / "instance").mkdir()
-    defs = lineage_pipeline.definitions(executor)
+    defs = lineage_pipeline.definitions(executor, run_per_step)
     with DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
         stages = [
             (prepare_job, None),
@@ -99,7 +103,8 @@ def _run_pipeline(
                     tags={"dagster/partition": partition} if partition else None,
                 )
             else:
-                result = job_fn().execute_in_process(instance=instance, partition_key=partition)
+                job = defs.resolve_job_def(job_fn.__name__.removesuffix("_job"))
+                result = job.execute_in_process(instance=instance, partition_key=partition)
             assert result.success
         keys = [key for a in lineage_pipeline.ASSETS for key in a.keys]
         versions = _materialized(instance, keys)
@@ -125,11 +130,27 @@ def test_each_steps_wandb_run_mirrors_dagster_lineage(
     assert wandb_lineage(local_wandb.api(), local_wandb, versions) == expected
 
 
+def test_run_per_step_mirrors_dagster_lineage_in_process(
+    local_wandb: LocalWandbProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process executor with ``run_per_step=True``: the graphs match edge for edge."""
+    defs, versions = _run_pipeline("in_process", local_wandb, tmp_path, monkeypatch, True)
+    assert len(versions) == 7
+    expected = dagster_lineage(defs, list(versions))
+    assert expected[("report", None)] == {("model", None), ("raw", None)}
+    assert wandb_lineage(local_wandb.api(), local_wandb, versions) == expected
+    api = local_wandb.api()
+    runs = list(api.runs(f"{local_wandb.entity}/{local_wandb.project}"))
+    assert {run.state for run in runs} == {"finished"}
+    # one run per step: prepare (raw, split), featurize red and blue, train (model, report)
+    assert len(runs) == 6
+
+
 def test_in_process_runs_record_every_dagster_edge(
     local_wandb: LocalWandbProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In-process executor: one W&B run per Dagster run, so W&B has every Dagster edge
-    (none missing), plus the inputs of the run's other steps (see docs/lifecycle.md)."""
+    """In-process executor, default: one W&B run per Dagster run, so W&B has every Dagster
+    edge (none missing), plus the inputs of the run's other steps (README, "W&B runs")."""
     defs, versions = _run_pipeline("in_process", local_wandb, tmp_path, monkeypatch)
     expected = dagster_lineage(defs, list(versions))
     recorded = wandb_lineage(local_wandb.api(), local_wandb, versions)

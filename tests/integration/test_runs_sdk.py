@@ -142,7 +142,7 @@ def _execute(executor: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("custom_id", [False, True], ids=["dagster-run-id", "custom-id"])
-@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+@pytest.mark.parametrize("executor", ["in_process", "in_process_per_step", "multiprocess"])
 @pytest.mark.parametrize("form", FORMS)
 def test_metrics_of_asset_code_land_in_the_run_of_the_artifacts(
     local_wandb: LocalWandbProject,
@@ -157,6 +157,7 @@ def test_metrics_of_asset_code_land_in_the_run_of_the_artifacts(
     monkeypatch.setenv("SHARED_RUN_FORM", form)
     custom = f"my-resumable-run-{uuid.uuid4().hex[:8]}" if custom_id else ""
     monkeypatch.setenv("SHARED_RUN_ID", custom)
+    monkeypatch.setenv("SHARED_RUN_PER_STEP", "1" if executor.endswith("per_step") else "0")
     run_id = _execute(executor, tmp_path)
 
     api = local_wandb.api()
@@ -172,8 +173,11 @@ def test_metrics_of_asset_code_land_in_the_run_of_the_artifacts(
         assert list(runs) == [custom or run_id]
         logged = {artifact.name for artifact in runs[custom or run_id].logged_artifacts()}
         assert logged == {"first:v0", "train:v0", "after:v0"}
-    else:  # no run beyond the steps' own
+    else:  # a run per step, and none beyond the steps' own
         assert len(runs) <= 3
+        for asset_name in ("first", "train", "after"):
+            run = _run_of(api, local_wandb, f"{asset_name}:latest")
+            assert [artifact.name for artifact in run.logged_artifacts()] == [f"{asset_name}:v0"]
 
 
 def test_asset_code_opening_the_run_id_in_another_project_is_a_clear_error(

@@ -92,6 +92,7 @@ EVERY_SETTING: dict[str, Any] = {
         "run_id": "fixed-run",
         "run_name": "nightly",
         "run_tags": ["a", "b"],
+        "run_per_step": True,
         "max_concurrent_reads": 2,
         "signing_key_env_var": "TEAM_SIGNING_KEY",
     },
@@ -133,6 +134,7 @@ def test_every_setting_reaches_the_resources(sandbox: DefsFolderSandbox) -> None
         run_id="fixed-run",
         run_name="nightly",
         run_tags=["a", "b"],
+        run_per_step=True,
         max_concurrent_reads=2,
         signing_key=EnvVar("TEAM_SIGNING_KEY"),
     )

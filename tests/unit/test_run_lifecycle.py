@@ -277,3 +277,86 @@ def test_op_input_loaded_with_build_input_context(fake_wandb: FakeWandb, tmp_pat
     with pytest.raises(WandbArtifactNotFoundError, match=r"op '<op>', input 'x'"):
         manager.load_input(build_input_context(name="x", definition_metadata=missing))
     assert len(fake_wandb.runs) == 1  # the materialization's only
+
+
+def test_run_per_step_gives_each_in_process_step_its_own_run(fake_wandb: FakeWandb) -> None:
+    result = materialize([first, second, third], resources=fake_wandb.resources(run_per_step=True))
+    assert result.success
+    runs = {run.name.rsplit("-", 1)[-1]: run for run in fake_wandb.runs}
+    assert sorted(runs) == ["first", "second", "third"]
+    for step, run in runs.items():
+        assert run.id.startswith(f"{result.run_id}-") and run.spec.group == result.run_id
+        assert run.name == f"dagster-run-{result.run_id[:8]}-{step}"
+        assert run.state == "finished"
+    assert [a.name for a in runs["second"].logged] == ["second:v0"]
+    assert [a.source_name for a in runs["second"].used] == ["first:v0"]
+    assert [a.source_name for a in runs["first"].used] == []
+
+
+def test_run_per_step_fails_only_the_failed_steps_run(fake_wandb: FakeWandb) -> None:
+    @asset(metadata=CONFIG, io_manager_key=IO, ins={"second": AssetIn(input_manager_key=IO)})
+    def broken(second: int) -> int:
+        raise RuntimeError(f"boom {second}")
+
+    result = materialize(
+        [first, second, broken],
+        resources=fake_wandb.resources(run_per_step=True),
+        raise_on_error=False,
+    )
+    assert not result.success
+    states = {run.name.rsplit("-", 1)[-1]: run.state for run in fake_wandb.runs}
+    assert states == {"first": "finished", "second": "finished", "broken": "failed"}
+
+
+def test_run_per_step_hands_asset_code_its_own_steps_run(fake_wandb: FakeWandb) -> None:
+    from dagster_wandb_v2 import step_run
+
+    seen: dict[str, str] = {}
+
+    @asset(metadata=CONFIG, io_manager_key=IO, ins={"first": AssetIn(input_manager_key=IO)})
+    def logging_step(context, first: int) -> int:  # type: ignore[no-untyped-def]
+        run = step_run(context)
+        run.log({"value": first})
+        seen["logging_step"] = run.id
+        return first
+
+    result = materialize([first, logging_step], resources=fake_wandb.resources(run_per_step=True))
+    assert result.success
+    runs = {run.name.rsplit("-", 1)[-1]: run for run in fake_wandb.runs}
+    assert seen["logging_step"] == runs["logging_step"].id
+    assert runs["logging_step"].history == [{"value": 1}]
+    assert runs["first"].history == []
+
+
+def test_run_per_step_a_retried_step_resumes_and_finishes_its_run(
+    fake_wandb: FakeWandb,
+) -> None:
+    store = fake_wandb.store
+    refusals = iter([ConnectionError("server unavailable")])
+
+    def refuse_flaky_once(artifact: Any, *args: Any, **kwargs: Any) -> Any:
+        if artifact.name == "flaky":
+            for error in refusals:
+                raise error
+        return store(artifact, *args, **kwargs)
+
+    @asset(metadata=CONFIG, io_manager_key=IO, retry_policy=RetryPolicy(max_retries=1))
+    def flaky() -> int:
+        return 1
+
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def later() -> int:
+        return 2
+
+    fake_wandb.store = refuse_flaky_once  # type: ignore[method-assign]
+    result = materialize([flaky, later], resources=fake_wandb.resources(run_per_step=True))
+    assert result.success
+    steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert steps == ["flaky", "later", "flaky"], steps  # `later` ran between the attempts
+    runs = {run.name.rsplit("-", 1)[-1]: run for run in fake_wandb.runs}
+    assert {name: run.state for name, run in runs.items()} == {
+        "flaky": "finished",
+        "later": "finished",
+    }
+    assert runs["flaky"].resumed >= 1  # finished (failed) when `later` started, then resumed
+    assert [artifact.name for artifact in runs["flaky"].logged] == ["flaky:v0"]
