@@ -173,6 +173,10 @@ def run_examples(instance: DagsterInstance) -> list[str]:
         flush=True,
     )
 
+    from examples import lineage
+
+    step_runs = lineage.run_example(instance, resources)
+    print(f"Lineage: one W&B run per step (run_per_step): {step_runs}", flush=True)
     from examples import distributed
 
     gathered = distributed.run_example(instance, resources)

@@ -10,6 +10,7 @@ from examples import (
     distributed,
     experiment_tracking,
     external,
+    lineage,
     model_registry,
     multi_asset,
     ops_job,
@@ -32,6 +33,7 @@ all_assets = [
     *model_registry.assets,
     *version_lifecycle.assets,
     *distributed.assets,
+    *lineage.assets,
 ]
 
 all_jobs = [*ops_job.jobs, *partitioned_job.jobs, *version_lifecycle.jobs, *distributed.jobs]

@@ -249,3 +249,19 @@ def test_distributed(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]
     assert sorted(readings.manifest.entries) == [
         f"partitions/2023-02-0{day}/output.pickle" for day in (1, 2, 3)
     ]
+
+
+def test_lineage(fake_wandb: FakeWandb, fake_wandb_resources: dict[str, Any]) -> None:
+    from dagster import DagsterInstance
+
+    from examples import lineage
+
+    with DagsterInstance.ephemeral() as instance:
+        step_runs = lineage.run_example(instance, fake_wandb_resources)
+    assert sorted(step_runs) == ["raw_text", "tokens", "vocabulary"]
+    assert len(set(step_runs.values())) == 3  # a W&B run per step
+    runs = {run.id: run for run in fake_wandb.runs}
+    vocabulary_run = runs[step_runs["vocabulary"]]
+    assert [artifact.source_name for artifact in vocabulary_run.used] == ["tokens:v0"]
+    assert [artifact.name for artifact in vocabulary_run.logged] == ["vocabulary:v0"]
+    assert len({run.spec.group for run in runs.values()}) == 1
