@@ -193,6 +193,8 @@ class StepSession:
         self._run_per_step = run_per_step
         self._shared: dict[str | None, SharedRun] = {}
         """The W&B runs this session uses, by the step each serves alone (``None``: all)."""
+        self._logged: dict[str, StoredArtifact] = {}
+        """``entity/project/collection`` -> the version this session logged last."""
         self._running_step: str | None = None
         """``run_per_step``: the step whose run was used last (the others are finished)."""
         self._write_failed = False
@@ -279,6 +281,7 @@ class StepSession:
                 built.payload_name
             ):
                 artifact_digest = str(built.artifact.manifest.digest())
+        collection = built.artifact.name  # the SDK renames it ``name:vN`` once logged
         try:
             stored = run.log_artifact(built.artifact, all_aliases)
         except Exception as error:
@@ -287,6 +290,7 @@ class StepSession:
                 f"{location}: could not log W&B artifact '{built.artifact.name}' "
                 f"(log_artifact): {error}"
             ) from error
+        self._logged[f"{run.entity}/{run.project}/{collection}"] = stored
         if payload_digest is not None and built.payload is not None and built.payload_name:
             self.cache.seed_blob(
                 payload_digest, built.payload_name, built.payload, expected_md5=payload_md5
@@ -304,6 +308,16 @@ class StepSession:
                     f"'{link.target_path}' (link): {error}"
                 ) from error
         return stored, links
+
+    def logged_version(self, path: str, qualifier: str) -> StoredArtifact | None:
+        """The version of ``path`` (``entity/project/collection``) this session logged
+        last, if ``qualifier`` (``latest`` or ``vN``) names it: a step reading what an
+        earlier step of this Dagster run wrote in this process gets that version without
+        a lookup by name (W&B's ``Run.use_artifact`` with the logged artifact)."""
+        stored = self._logged.get(path)
+        if stored is not None and qualifier in ("latest", stored.version):
+            return stored
+        return None
 
     def close(self, steps_failed: Callable[[Collection[str] | None], bool | None]) -> None:
         """Finish the W&B runs and tidy the cache.

@@ -182,6 +182,14 @@ class WandbRun(Protocol):
         """
         ...
 
+    def use_logged_artifact(self, artifact: StoredArtifact) -> StoredArtifact:
+        """Record that this run used ``artifact``, a version logged in this process.
+
+        W&B's ``Run.use_artifact`` with the logged ``wandb.Artifact`` instead of its name:
+        the same lineage, one lookup by name fewer.
+        """
+        ...
+
     def link_artifact(
         self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
     ) -> str:
@@ -736,6 +744,9 @@ class _SdkRun:
             if self._exists(qualified_name) is False:
                 raise WandbArtifactNotFoundError(qualified_name) from error
             raise
+
+    def use_logged_artifact(self, artifact: StoredArtifact) -> StoredArtifact:
+        return cast(StoredArtifact, self._run.use_artifact(cast(Any, artifact)))
 
     def _exists(self, qualified_name: str) -> bool | None:
         try:

@@ -32,6 +32,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -56,7 +57,7 @@ from dagster_wandb_v2._session import StepSession
 from dagster_wandb_v2._unknown_keys import reject_unknown_fields
 from dagster_wandb_v2.artifact_writers import claimants, other_writers_in_run
 from dagster_wandb_v2.cache import ArtifactCache
-from dagster_wandb_v2.client import ArtifactReader
+from dagster_wandb_v2.client import ArtifactReader, StoredArtifact, WandbRun
 from dagster_wandb_v2.config import (
     CONFIG_KEY,
     PartitionReadSpec,
@@ -395,9 +396,10 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         def read(name: str, read_spec: PartitionReadSpec, partition_key: str | None) -> Any:
             where = path.artifact_path(run.entity, run.project, name)
             qualified_name = f"{where}:{read_spec.qualifier}"
+            use_logged = self._use_logged(run, where, read_spec.qualifier)
             try:
                 return read_artifact(
-                    run, cache, qualified_name, read_spec, location, self.signing_key
+                    run, cache, qualified_name, read_spec, location, self.signing_key, use_logged
                 )
             except WandbArtifactNotFoundError:
                 detail = _missing_artifact_hint(asset, where, path, read_spec, partition_key)
@@ -442,6 +444,18 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-read") as pool:
             values = list(pool.map(read_partition, keys))
         return dict(zip(keys, values, strict=True))
+
+    def _use_logged(
+        self, reader: ArtifactReader, path: str, qualifier: str
+    ) -> Callable[[], StoredArtifact] | None:
+        """How the step's run records its use of ``path:qualifier`` when this process
+        logged that version in this Dagster run (no lookup by name); else ``None``."""
+        session = self._session
+        logged = session.logged_version(path, qualifier) if session is not None else None
+        if logged is None or not hasattr(reader, "use_logged_artifact"):
+            return None
+        run = cast(WandbRun, reader)
+        return lambda: run.use_logged_artifact(logged)
 
     def _reader_for(self, context: InputContext) -> tuple[ArtifactReader, ArtifactCache]:
         """What an input reads through: the step's W&B run (W&B records the step as a user

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -47,16 +47,19 @@ def read_artifact(
     spec: PartitionReadSpec,
     location: Location,
     signing_key: str | None = None,
+    use_logged: Callable[[], StoredArtifact] | None = None,
 ) -> Any:
     """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for.
 
     ``run`` is the step's W&B run (W&B records it as a user of the artifact), or a reader
-    without a run for values loaded outside a step.
+    without a run for values loaded outside a step. ``use_logged``: when the version
+    ``qualified_name`` names was logged earlier in this process, records its use without
+    a lookup by name (:meth:`WandbRun.use_logged_artifact`).
 
     With ``signing_key``, a serialized payload is unpickled only if its signature matches.
     """
     try:
-        artifact = run.use_artifact(qualified_name)
+        artifact = use_logged() if use_logged else run.use_artifact(qualified_name)
     except WandbArtifactsIOManagerError:  # e.g. not found: the caller knows what to check
         raise
     except Exception as error:

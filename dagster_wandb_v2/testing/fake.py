@@ -339,7 +339,12 @@ class FakeRun:
 
     def use_artifact(self, qualified_name: str) -> StoredArtifact:
         self._check_open("use_artifact")
-        artifact = self._backend.artifact(qualified_name)
+        return self.use_logged_artifact(self._backend.artifact(qualified_name))
+
+    def use_logged_artifact(self, artifact: StoredArtifact) -> StoredArtifact:
+        self._check_open("use_artifact")
+        if not isinstance(artifact, FakeArtifact):
+            raise TypeError(f"not a version logged to this fake: {artifact!r}")
         with self._backend._lock:
             if self.path not in artifact.used_by_runs:  # and a run's input once
                 artifact.used_by_runs.append(self.path)

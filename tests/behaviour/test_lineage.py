@@ -68,3 +68,23 @@ def test_a_finished_run_refuses_artifacts(backend: Backend, call: str) -> None:
         else:
             run.use_artifact(backend.path("ds:latest"))
     assert backend.aliases("ds") == {"v0": ["latest"]}
+
+
+def test_a_logged_version_used_without_a_lookup_is_recorded_as_by_name(
+    backend: Backend,
+) -> None:
+    """``use_logged_artifact``: what the IO manager uses for a version an earlier step of
+    the same process logged (W&B's ``Run.use_artifact`` with the logged artifact)."""
+    writer = backend.start_run(run_id="writer")
+    first = log(writer, backend.draft("ds", "A"))
+    second = log(writer, backend.draft("ds", "B"))
+    writer.finish()
+    reader = backend.start_run(run_id="reader")
+    used = reader.use_logged_artifact(first)
+    reader.use_logged_artifact(first)  # recorded once
+    reader.finish()
+    assert (used.version, used.digest) == ("v0", first.digest)
+    assert backend.used_by("ds:v0") == ["reader"]
+    assert backend.used_by("ds:v1") == []
+    assert backend.used_artifacts("reader") == ["ds:v0"]
+    assert second.version == "v1"
