@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import wandb
 
-bench = pytest.importorskip("dagster_wandb_v2.benchmarks.server_throughput")
+from benchmarks import server_throughput as bench
 
 PAYLOAD = 256 << 20
 #: Allowed growth of the server's peak resident memory over the whole test, far under the

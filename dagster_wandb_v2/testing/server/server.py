@@ -12,6 +12,9 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,10 +22,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .app import LocalHTTPServer, RequestRecord, ServerState, make_http_server
 from .credentials import API_KEY_VARIABLE, data_dir_api_key, data_dir_signing_key
@@ -213,6 +218,10 @@ class LocalWandbServer:
         port: int = 0,
         latency_ms: float = 0.0,
         timeout: float = 30.0,
+        *,
+        python: str | os.PathLike[str] | None = None,
+        request_log: str | os.PathLike[str] | None = None,
+        log_file: str | os.PathLike[str] | None = None,
     ) -> SubprocessServer:
         """Run the server in a child Python process (``python -m ...server``).
 
@@ -220,35 +229,84 @@ class LocalWandbServer:
         set over HTTP: ``POST /_local/faults`` with the API key. The key (``api_key``,
         else the one generated for ``data_dir``) reaches the child in the environment
         variable :data:`~.credentials.API_KEY_VARIABLE`, not on its command line, which
-        every user of the machine can read in the process list.
+        every user of the machine can read in the process list. The keyword options
+        (another interpreter, a request log, a log file) are those of
+        :meth:`SubprocessServer.start`.
         """
-        return SubprocessServer.start(data_dir, api_key, host, port, latency_ms, timeout)
+        return SubprocessServer.start(
+            data_dir,
+            api_key,
+            host,
+            port,
+            latency_ms,
+            timeout,
+            python=python,
+            request_log=request_log,
+            log_file=log_file,
+        )
 
 
 class SubprocessServer:
-    """Handle on a server running in a child process."""
+    """Handle on a server running in a child process, started by :meth:`start`.
+
+    Example::
+
+        with SubprocessServer.start(tmp_path / "data", request_log=tmp_path / "log") as server:
+            child_env = {**os.environ, **server.env()}  # for SDK processes
+            server.set_latency(20.0)  # every request from now on waits 20 ms
+    """
 
     def __init__(
-        self, process: subprocess.Popen[str], base_url: str, api_key: str, data_dir: Path
+        self,
+        process: subprocess.Popen[str],
+        base_url: str,
+        api_key: str,
+        data_dir: Path,
+        request_log: Path | None = None,
     ) -> None:
         self.process = process
         self.base_url = base_url
         self.api_key = api_key
         self.data_dir = data_dir
+        #: The file the server appends one JSON line per request to (the fields of
+        #: :class:`~.app.RequestRecord`), if it was started with one.
+        self.request_log = request_log
+        self._entity: str | None = None
 
     @classmethod
     def start(
         cls,
         data_dir: str | os.PathLike[str],
-        api_key: str | None,
-        host: str,
-        port: int,
-        latency_ms: float,
-        timeout: float,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        timeout: float = 30.0,
+        *,
+        python: str | os.PathLike[str] | None = None,
+        request_log: str | os.PathLike[str] | None = None,
+        log_file: str | os.PathLike[str] | None = None,
     ) -> SubprocessServer:
+        """Start ``python -m dagster_wandb_v2.testing.server`` and wait until it listens.
+
+        - ``data_dir``, ``api_key``, ``host``, ``port``, ``latency_ms``: as for
+          :class:`LocalWandbServer` (the key reaches the child in
+          :data:`~.credentials.API_KEY_VARIABLE`);
+        - ``python``: the interpreter to run it with, e.g. another virtualenv's
+          ``bin/python`` (default: this one, :data:`sys.executable`); ``dagster_wandb_v2``
+          must be importable there;
+        - ``request_log``: a file the server appends one JSON line per request to
+          (``--request-log``; the fields of :class:`~.app.RequestRecord`), kept in
+          :attr:`request_log`;
+        - ``log_file``: a file the child's stderr (warnings, tracebacks) is appended to
+          (default: this process's stderr).
+
+        Raises ``RuntimeError`` if the child exits or prints no address within ``timeout``
+        seconds (e.g. the port is taken), with the tail of ``log_file`` if given.
+        """
         key = api_key or data_dir_api_key(Path(data_dir))
         cmd = [
-            sys.executable,
+            str(python or sys.executable),
             "-m",
             "dagster_wandb_v2.testing.server",
             "--data-dir",
@@ -260,8 +318,14 @@ class SubprocessServer:
             "--latency-ms",
             str(latency_ms),
         ]
+        if request_log is not None:
+            cmd += ["--request-log", str(request_log)]
         environment = {**os.environ, API_KEY_VARIABLE: key}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment)
+        with contextlib.ExitStack() as files:  # the child keeps its own descriptor
+            stderr = files.enter_context(Path(log_file).open("a")) if log_file is not None else None
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1, env=environment
+            )
         deadline = time.monotonic() + timeout
         base_url = None
         assert proc.stdout is not None
@@ -275,14 +339,49 @@ class SubprocessServer:
         if base_url is None:
             proc.kill()
             proc.wait()
-            raise RuntimeError("local W&B server process did not start")
+            proc.stdout.close()
+            message = "local W&B server process did not start"
+            if log_file is not None:
+                message += f"; its log {log_file}:\n{Path(log_file).read_text()[-3000:]}"
+            raise RuntimeError(message)
         # Keep draining stdout so the child never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
-        return cls(proc, base_url, key, Path(data_dir))
+        return cls(proc, base_url, key, Path(data_dir), Path(request_log) if request_log else None)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point the wandb SDK at this server."""
         return {"WANDB_BASE_URL": self.base_url, "WANDB_API_KEY": self.api_key}
+
+    @property
+    def entity(self) -> str:
+        """The entity the server treats as the caller's default (asked once, over
+        GraphQL: W&B's ``viewer { entity }``)."""
+        if self._entity is None:
+            answer = self._post("/graphql", {"query": "query Viewer { viewer { entity } }"})
+            self._entity = str(answer["data"]["viewer"]["entity"])
+        return self._entity
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every request by ``latency_ms`` milliseconds from now on (0: none).
+
+        A knob of this server, not of W&B (``POST /_local/faults`` with
+        ``{"latency_ms": ...}``). Raises ``urllib.error.HTTPError`` (400) for a negative
+        value.
+        """
+        self._post("/_local/faults", {"latency_ms": latency_ms})
+
+    def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST ``payload`` as JSON with the API key (HTTP Basic, as the wandb SDK sends
+        it); the decoded JSON answer."""
+        token = base64.b64encode(f"api:{self.api_key}".encode()).decode()
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=json.dumps(payload).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the child to stop (SIGTERM) and wait; kill it if it does not."""

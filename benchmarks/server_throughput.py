@@ -1,6 +1,6 @@
 """Upload and download throughput of the local W&B server, against a raw loopback copy.
 
-``python -m dagster_wandb_v2.benchmarks.server_throughput --size-mib 1024`` starts the
+``python -m benchmarks.server_throughput --size-mib 1024`` starts the
 server in a child process and times, for one payload of ``size`` bytes over 127.0.0.1:
 
 - ``upload``: ``PUT /blobs/<md5>`` (the server hashes and writes while it streams in);

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster_wandb_v2.benchmarks.runner import Runner, WorkerError
+from benchmarks.runner import Runner, WorkerError
 
 MIB = 1 << 20
 GIB = 1 << 30

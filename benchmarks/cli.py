@@ -1,4 +1,4 @@
-"""``python -m dagster_wandb_v2.benchmarks``: legacy ``dagster-wandb`` and ours, side by side.
+"""``python -m benchmarks``: legacy ``dagster-wandb`` and ours, side by side.
 
 Builds (or reuses) the two environments under ``--cache-dir``, starts the local W&B server
 from ours, runs every workload alternating legacy and ours, and writes the JSON results,
@@ -20,17 +20,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dagster_wandb_v2.benchmarks import envs
-from dagster_wandb_v2.benchmarks.report import text_table
-from dagster_wandb_v2.benchmarks.runner import BenchServer, Runner
-from dagster_wandb_v2.benchmarks.workloads import FULL, QUICK, WORKLOAD_IDS, Context, run_all
+from benchmarks import envs
+from benchmarks.report import text_table
+from benchmarks.runner import Runner, start_server
+from benchmarks.workloads import FULL, QUICK, WORKLOAD_IDS, Context, run_all
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dagster_wandb_v2.benchmarks",
+        prog="python -m benchmarks",
         description="Benchmarks of dagster_wandb_v2 side by side with the legacy dagster-wandb.",
     )
     parser.add_argument(
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     bench_started = time.monotonic()
     try:
-        with BenchServer(server_python, run_dir) as server:
+        with start_server(server_python, run_dir) as server:
             runner = Runner(pythons, server, run_dir, verbose=args.verbose, persistent=args.quick)
             excluded = {"ours"} if args.only == "legacy" else set()
             context = Context(runner, sizes, log, excluded_sides=excluded)
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _versions(python: Path) -> dict[str, str]:
-    from dagster_wandb_v2.benchmarks.runner import WORKER
+    from benchmarks.runner import WORKER
 
     spec = {"task": "versions"}
     spec_file = python.parent.parent / ".bench-versions-spec.json"
@@ -223,7 +223,7 @@ def _chart(results: Path, chart: Path, ours_python: Path | None) -> None:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is not None:
-        from dagster_wandb_v2.benchmarks.chart import main as draw
+        from benchmarks.chart import main as draw
 
         draw([str(results), str(chart)])
     elif (
@@ -234,8 +234,9 @@ def _chart(results: Path, chart: Path, ours_python: Path | None) -> None:
         == 0
     ):
         subprocess.run(
-            [str(ours_python), "-m", "dagster_wandb_v2.benchmarks.chart", str(results), str(chart)],
+            [str(ours_python), "-m", "benchmarks.chart", str(results), str(chart)],
             check=True,
+            cwd=REPO,
         )
     else:
         print("no chart: matplotlib is not installed (nox -s bench installs it)")

@@ -1,6 +1,6 @@
 """Distributed artifact against one artifact per partition: write and fan-in read.
 
-``python -m dagster_wandb_v2.benchmarks.distributed_partitions --partitions 100`` starts the
+``python -m benchmarks.distributed_partitions --partitions 100`` starts the
 local W&B server in-process (data in a temporary directory, loopback only) and, for each
 layout, times with the real wandb SDK:
 

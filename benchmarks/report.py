@@ -1,12 +1,12 @@
 """The results: a table for the terminal, and for Markdown (``python -m
-dagster_wandb_v2.benchmarks.report bench-results.json`` prints it for the docs)."""
+benchmarks.report bench-results.json`` prints it for the docs)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from dagster_wandb_v2.benchmarks.workloads import format_value
+from benchmarks.workloads import format_value
 
 COLUMNS = ("workload", "measure", "reference", "ours", "ratio", "target", "status")
 
@@ -60,14 +60,14 @@ def markdown_table(workloads: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dagster_wandb_v2.benchmarks.report RESULTS.json``: the Markdown table."""
+    """``python -m benchmarks.report RESULTS.json``: the Markdown table."""
     import json
     import sys
     from pathlib import Path
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m dagster_wandb_v2.benchmarks.report bench-results.json")
+        print("usage: python -m benchmarks.report bench-results.json")
         return 2
     results = json.loads(Path(args[0]).read_text())
     print(markdown_table(results["workloads"]))

@@ -1,4 +1,4 @@
-"""The chart of the ratios: ``python -m dagster_wandb_v2.benchmarks.chart RESULTS.json OUT.png``.
+"""The chart of the ratios: ``python -m benchmarks.chart RESULTS.json OUT.png``.
 
 Needs matplotlib (installed in the benchmark environment only, never a package dependency).
 Left: how much faster ours is than the legacy integration, per workload. Right: ours
@@ -83,7 +83,7 @@ def draw(results: dict[str, Any], output: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m dagster_wandb_v2.benchmarks.chart RESULTS.json OUT.png")
+        print("usage: python -m benchmarks.chart RESULTS.json OUT.png")
         return 2
     draw(json.loads(Path(args[0]).read_text()), Path(args[1]))
     return 0

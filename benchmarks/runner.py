@@ -1,25 +1,24 @@
 """Runs the local W&B server and the workers, and collects what they report.
 
-The server is ours (``python -m dagster_wandb_v2.testing.server``), started once from the
-``ours`` environment, with a request log so that downloads can be counted. Its latency is
-changed between workloads over HTTP (``POST /_local/faults``), on 127.0.0.1 only.
+The server is ours (:class:`dagster_wandb_v2.testing.server.SubprocessServer`), started once
+from the ``ours`` environment, with a request log so that downloads can be counted. Its
+latency is changed between workloads over HTTP (``POST /_local/faults``), on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import subprocess
-import time
-import urllib.request
 import uuid
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster_wandb_v2.benchmarks.worker import ERROR_PREFIX, RESULT_PREFIX
+from benchmarks.worker import ERROR_PREFIX, RESULT_PREFIX
+
+if TYPE_CHECKING:
+    from dagster_wandb_v2.testing.server import SubprocessServer
 
 WORKER = Path(__file__).with_name("worker.py")
 
@@ -38,97 +37,28 @@ def wandb_environment(base_url: str, api_key: str, root: Path) -> dict[str, str]
     return environment
 
 
-class BenchServer:
-    """The local W&B-compatible server in a child process, with a request log."""
+def start_server(python: Path, directory: Path) -> SubprocessServer:
+    """The local W&B server run by ``python``, its data, request log and log in ``directory``."""
+    from dagster_wandb_v2.testing.server import SubprocessServer
 
-    def __init__(self, python: Path, directory: Path) -> None:
-        self.directory = directory
-        self.data_dir = directory / "server-data"
-        self.request_log = directory / "server-requests.jsonl"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(python),
-            "-m",
-            "dagster_wandb_v2.testing.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--data-dir",
-            str(self.data_dir),
-            "--request-log",
-            str(self.request_log),
-        ]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        self.base_url = ""
-        self.api_key = ""
-        assert self._process.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (self.base_url and self.api_key):
-            line = self._process.stdout.readline()
-            if not line:
-                break
-            key, _, value = line.strip().partition("=")
-            if key == "WANDB_BASE_URL":
-                self.base_url = value
-            elif key == "WANDB_API_KEY":
-                self.api_key = value
-        if not (self.base_url and self.api_key):
-            self.stop()
-            raise RuntimeError("the local W&B server did not start")
-        self.entity = self._viewer_entity()
+    return SubprocessServer.start(
+        directory / "server-data",
+        timeout=60,
+        python=python,
+        request_log=directory / "server-requests.jsonl",
+        log_file=directory / "server.log",
+    )
 
-    def _post(self, path: str, payload: dict[str, Any]) -> Any:
-        token = base64.b64encode(f"api:{self.api_key}".encode()).decode()
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=json.dumps(payload).encode(),
-            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
 
-    def _viewer_entity(self) -> str:
-        answer = self._post("/graphql", {"query": "query Viewer { viewer { entity } }"})
-        return str(answer["data"]["viewer"]["entity"])
-
-    def set_latency(self, latency_ms: float) -> None:
-        """Delay every request by ``latency_ms`` from now on."""
-        self._post("/_local/faults", {"latency_ms": latency_ms})
-
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
-
-    def __enter__(self) -> BenchServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def info(self) -> dict[str, str]:
-        return {
-            "base_url": self.base_url,
-            "api_key": self.api_key,
-            "entity": self.entity,
-            "request_log": str(self.request_log),
-            "blobs_dir": str(self.data_dir / "blobs"),
-        }
+def server_info(server: SubprocessServer) -> dict[str, str]:
+    """What a worker needs to know of the server (its spec's ``server``)."""
+    return {
+        "base_url": server.base_url,
+        "api_key": server.api_key,
+        "entity": server.entity,
+        "request_log": str(server.request_log),
+        "blobs_dir": str(server.data_dir / "blobs"),
+    }
 
 
 class WorkerError(RuntimeError):
@@ -146,7 +76,7 @@ class Runner:
     def __init__(
         self,
         pythons: dict[str, Path],
-        server: BenchServer,
+        server: SubprocessServer,
         work_dir: Path,
         verbose: bool = False,
         persistent: bool = False,
@@ -199,7 +129,7 @@ class Runner:
             "project": project,
             "root": str(root),
             "nonce": uuid.uuid4().hex,
-            "server": self.server.info(),
+            "server": server_info(self.server),
             "environment": environment,
         }
         spec_path = root / "spec.json"
