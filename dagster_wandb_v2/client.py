@@ -834,6 +834,18 @@ class _SdkRun:
         path = f"{self.entity}/{self.project}/{name}:v{index}"
         return cast(StoredArtifact, self._client.api().artifact(path))
 
+    def latest_version(self, name: str) -> StoredArtifact | None:
+        """The ``latest`` committed version of ``name`` in the run's project, looked up
+        without recording the run as its user (``None``: there is none, or W&B could not
+        say)."""
+        try:
+            return cast(
+                StoredArtifact,
+                self._client.api().artifact(f"{self.entity}/{self.project}/{name}:latest"),
+            )
+        except Exception:
+            return None
+
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         # The public API has no call for draft versions (see ``_sdk_private``).
         return execute_graphql(self._client.api(), query, variables)
