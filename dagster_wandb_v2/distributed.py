@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dagster import (
     AssetKey,
+    DagsterInstance,
     InputContext,
     MultiPartitionKey,
     MultiPartitionsDefinition,
@@ -475,21 +476,55 @@ def _add_partition(
     return False
 
 
+DRAFT_ID_METADATA_KEY = "wandb_draft_id"
+"""The materialization metadata key of a distributed write's draft version id."""
+
+
+def recorded_draft_id(
+    instance: DagsterInstance, asset_key: AssetKey, distributed_id: str, project: str
+) -> str | None:
+    """The draft ``distributed_id`` builds of ``asset_key`` in W&B project ``project``,
+    as the latest materialization of the asset that wrote to it recorded it (metadata
+    ``wandb_distributed_id`` and ``wandb_draft_id``); ``None`` if none did.
+
+    W&B has no query for a draft by distributed id, and asking W&B for it with an empty
+    ``upsert_artifact`` would create the draft; the Dagster instance's event log knows
+    every write.
+    """
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(asset_key, limit=200, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            metadata = materialization.metadata if materialization is not None else {}
+            values = {key: getattr(value, "value", None) for key, value in metadata.items()}
+            if (
+                values.get("wandb_distributed_id") == distributed_id
+                and values.get("wandb_project") == project
+                and values.get(DRAFT_ID_METADATA_KEY)
+            ):
+                return str(values[DRAFT_ID_METADATA_KEY])
+        if not page.has_more:
+            return None
+        cursor = page.cursor
+
+
 def finish_distributed_artifact(
-    run: WandbRun, name: str, type: str, distributed_id: str, location: Location
+    run: WandbRun, name: str, draft_id: str, distributed_id: str, location: Location
 ) -> StoredArtifact:
-    """Commit the draft ``distributed_id`` builds of artifact ``name``, complete or not.
+    """Commit the draft version ``draft_id`` of artifact ``name``, complete or not
+    (again: the version it became).
 
     Raises :class:`WandbArtifactsIOManagerError` if no partition was written to it.
     """
-    import wandb
-
     distributed = cast(DistributedRun, run)
-    # An upsert of no files returns the draft's id and changes nothing in it.
-    draft_id = distributed.upsert_artifact(
-        wandb.Artifact(name, type=type), ["latest"], distributed_id
-    )
-    entries = distributed.draft_entries(draft_id)
+    try:
+        entries = distributed.draft_entries(draft_id)
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not read the draft {draft_id} of the distributed W&B artifact "
+            f"'{name}' (distributed id '{distributed_id}'): {error}"
+        ) from error
     if not _partition_folders(entries):
         raise WandbArtifactsIOManagerError(
             f"{location}: no partition was written to the distributed W&B artifact '{name}' "

@@ -394,7 +394,7 @@ def test_bad_distributed_configuration_is_refused_before_anything_is_written(
 
 
 def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
-    local_wandb: LocalWandbProject,
+    local_wandb: LocalWandbProject, local_wandb_server: LocalWandbServer
 ) -> None:
     """Daily partitions written by separate runs (a schedule's) gather in one draft until
     the finish op commits it; finishing a draft nobody wrote to is refused."""
@@ -449,7 +449,13 @@ def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
 
         refused = run_finish("february")
         assert not refused.success
-        assert "no partition was written" in str(refused.all_events)
+        february = local_wandb_server.storage.one(
+            "SELECT COUNT(*) AS n FROM artifacts WHERE distributed_id='february'"
+        )
+        assert february is not None and february["n"] == 0, "no draft was created"
+        failure = str(refused.all_events)
+        assert "asset 'readings' has no draft" in failure
+        assert "distributed id 'february'" in failure
         finished = run_finish("january")
         assert finished.success
         observation = next(
