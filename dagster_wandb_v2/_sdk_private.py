@@ -12,11 +12,20 @@ installed SDK and the local server.
   (``Api._service_api``) and has no public call for it (``Api.client`` and ``wandb_gql``
   were removed); W&B's queries for draft versions, ``CommitArtifact`` and launch queue
   items have no public wrapper;
-- :func:`run_is_finished`: ``wandb.Run`` has no public "finished" flag.
+- :func:`run_is_finished`: ``wandb.Run`` has no public "finished" flag;
+- :func:`rename_artifact`: ``Artifact.name`` has no setter, and a returned artifact is
+  logged under the asset's name;
+- :func:`joined_tables`: ``JoinedTable`` does not expose its two tables;
+- :func:`added_objects`: the W&B objects added to an artifact (``Artifact.add``), whose
+  tables the SDK may have cut;
+- :func:`artifact_links` and :func:`detached`: the artifact a W&B object was read from or
+  added to, which makes ``Artifact.add`` store a reference instead of its content.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any, cast
 
 
@@ -71,3 +80,52 @@ def run_is_finished(run: Any) -> bool:
     if not hasattr(run, "_is_finished"):
         raise _missing("wandb.Run._is_finished", "telling a finished W&B run from an open one")
     return bool(run._is_finished)
+
+
+def rename_artifact(artifact: Any, name: str) -> None:
+    """Give a draft ``wandb.Artifact`` the name ``name`` (it is logged under it).
+
+    Raises :class:`WandbSdkChangedError` if the SDK keeps no ``Artifact._name``.
+    """
+    if not hasattr(artifact, "_name"):
+        raise _missing("Artifact._name", "logging a returned artifact under its asset's name")
+    artifact._name = name
+    if hasattr(artifact, "_source_name"):
+        artifact._source_name = name
+
+
+def joined_tables(joined: Any) -> tuple[Any, Any]:
+    """The two tables of a ``wandb.JoinedTable`` (each a ``wandb.Table`` or a path).
+
+    Raises :class:`WandbSdkChangedError` if the SDK keeps no ``_table1``/``_table2``.
+    """
+    if not hasattr(joined, "_table1") or not hasattr(joined, "_table2"):
+        raise _missing("JoinedTable._table1/_table2", "checking the rows of joined tables")
+    return joined._table1, joined._table2
+
+
+def added_objects(artifact: Any) -> list[tuple[Any, Any]]:
+    """``(W&B object, manifest entry)`` of every object ``Artifact.add`` added.
+
+    Raises :class:`WandbSdkChangedError` if the SDK keeps no ``Artifact._added_objs``.
+    """
+    if not hasattr(artifact, "_added_objs"):
+        raise _missing("Artifact._added_objs", "checking the tables added to an artifact")
+    added: Mapping[int, tuple[Any, Any]] = artifact._added_objs
+    return list(added.values())
+
+
+def artifact_links(value: Any) -> tuple[Any, Any]:
+    """``(source, target)``: where a W&B object was read from (``Artifact.get``; its
+    ``.artifact`` and ``.name``) and the artifact it was added to; ``None`` when not.
+    ``(None, None)`` for objects that are no W&B value."""
+    return getattr(value, "_artifact_source", None), getattr(value, "_artifact_target", None)
+
+
+def detached(value: Any) -> Any:
+    """A shallow copy of a W&B object linked to no artifact, so that ``Artifact.add``
+    stores its content (the SDK stores a linked one as a reference to the other entry)."""
+    copied = copy.copy(value)
+    copied._artifact_source = None
+    copied._artifact_target = None
+    return copied
