@@ -68,6 +68,8 @@ DISTRIBUTED_KEY = "distributed"
 BACKFILL_TAG = "dagster/backfill"
 DISTRIBUTED_ID_TAG = "dagster_wandb/distributed_id"
 """A run tag choosing the distributed id; such drafts are committed explicitly only."""
+DISTRIBUTED_ID_METADATA_KEY = "source_distributed_id"
+"""The W&B metadata key of a distributed version: the distributed id that built it."""
 PARTITIONS_FOLDER = "partitions"
 """The folder of the artifact that holds one folder per partition."""
 
@@ -309,7 +311,10 @@ def write_distributed(
             ]
         )
     draft = wandb.Artifact(
-        name, type=artifact_type, description=spec.description, metadata=dict(source_metadata)
+        name,
+        type=artifact_type,
+        description=spec.description,
+        metadata={**source_metadata, DISTRIBUTED_ID_METADATA_KEY: distributed_id},
     )
     warnings: list[str] = []
     has_table = False
@@ -334,7 +339,9 @@ def write_distributed(
         try:
             draft_id = distributed.upsert_artifact(draft, aliases, distributed_id)
         except Exception as error:
-            raced = _after_a_commit_raced(distributed, draft, name, written, has_table, ttl)
+            raced = _after_a_commit_raced(
+                distributed, draft, name, distributed_id, written, has_table, ttl
+            )
             if raced is None:
                 raise
             version, already, rest, retry = raced
@@ -375,6 +382,7 @@ def _after_a_commit_raced(
     run: DistributedRun,
     draft: wandb.Artifact,
     name: str,
+    distributed_id: str,
     written: list[str],
     has_table: bool,
     ttl: timedelta | None,
@@ -382,13 +390,14 @@ def _after_a_commit_raced(
     """After a failed upsert: whether another writer's commit of the draft explains it.
 
     An upsert that joined the draft just before another writer committed it fails (W&B
-    refuses a manifest for a committed version). Returns ``None`` when no committed
-    version exists (then the failure stands), else ``(version, partitions already in it
-    with this content, the other partitions, the artifact of those for the next draft or
-    None)``: nothing this write holds is lost, and it never completes a version alone.
+    refuses a manifest for a committed version). Returns ``None`` when the ``latest``
+    version was not built by ``distributed_id`` (then the failure stands), else
+    ``(version, partitions already in it with this content, the other partitions, the
+    artifact of those for the next draft or None)``: nothing this write holds is lost,
+    and it never completes a version alone.
     """
     version = run.latest_version(name)
-    if version is None:
+    if version is None or version.metadata.get(DISTRIBUTED_ID_METADATA_KEY) != distributed_id:
         return None
     committed = {str(path): entry.digest for path, entry in version.manifest.entries.items()}
     mine = {str(path): entry for path, entry in draft.manifest.entries.items()}

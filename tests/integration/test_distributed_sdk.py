@@ -540,6 +540,7 @@ def test_a_partition_retried_while_the_draft_is_committed_loses_nothing(
     assert _versions(local_wandb, "shards") == ["v0"]
     version = local_wandb.api().artifact(local_wandb.path("shards:latest"))
     assert sorted(version.manifest.entries) == [f"partitions/{k}/output.pickle" for k in "ab"]
+    assert version.metadata["source_distributed_id"] == backfill_id
     metadata = retried.asset_materializations_for_node("shards")[0].metadata
     drafts = storage.one(
         "SELECT COUNT(*) AS n FROM artifacts WHERE state='PENDING' AND distributed_id=?",
