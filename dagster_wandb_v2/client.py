@@ -8,7 +8,9 @@ semantics, for unit tests.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import warnings
 import weakref
 from collections.abc import Mapping, Sequence
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dagster_wandb_v2._modes import check_mode_stores
+from dagster_wandb_v2._sdk_private import draft_version_id, execute_graphql, run_is_finished
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbAuthenticationError,
@@ -24,6 +27,7 @@ from dagster_wandb_v2.errors import (
 )
 
 if TYPE_CHECKING:
+    import urllib3
     import wandb
 
 WANDB_CLOUD_HOST = "https://api.wandb.ai"
@@ -335,6 +339,9 @@ class SdkWandbClient:
         self._host = host.rstrip("/")
         self._retry = retry or RetryPolicy()
         self._api_key_source = api_key_source
+        self._api: wandb.Api | None = None
+        self._api_lock = threading.Lock()
+        self._downloads: urllib3.PoolManager | None = None
         _watch_runs_finished_by_asset_code()
 
     def __repr__(self) -> str:
@@ -364,9 +371,30 @@ class SdkWandbClient:
         )
 
     def api(self) -> wandb.Api:
-        import wandb
+        """This client's ``wandb.Api``: one for the client's life, shared by its threads.
 
-        return wandb.Api(api_key=self._api_key, overrides={"base_url": self._host})
+        Each ``wandb.Api`` opens its own session in wandb-core, with its own pool of
+        idle HTTP connections, so one per call made a pipeline hold hundreds of
+        connections. Sharing is safe: the SDK (0.31) sends every request of the public
+        API through its service connection's mailbox, made for concurrent callers, and
+        ``wandb.Api(api_key=...)`` opens that session before it returns.
+        """
+        with self._api_lock:
+            if self._api is None:
+                import wandb
+
+                self._api = wandb.Api(api_key=self._api_key, overrides={"base_url": self._host})
+            return self._api
+
+    def downloads(self) -> urllib3.PoolManager:
+        """This client's HTTP connection pool for signed URLs (thread-safe, keeps its
+        connections for the next download)."""
+        with self._api_lock:
+            if self._downloads is None:
+                import urllib3
+
+                self._downloads = urllib3.PoolManager(retries=urllib3.Retry(total=3))
+            return self._downloads
 
     def artifacts_api(self) -> WandbArtifactsApi:
         try:
@@ -538,10 +566,15 @@ def _watch_runs_finished_by_asset_code() -> None:
     try:
         from wandb import trigger
 
-        if _remember_run_finished_by_asset_code not in trigger._triggers.get("on_finished", []):
+        with _WATCH_LOCK:  # unregister first: registered once, through public calls only
+            with contextlib.suppress(KeyError, ValueError):
+                trigger.unregister("on_finished", _remember_run_finished_by_asset_code)
             trigger.register("on_finished", _remember_run_finished_by_asset_code)
     except Exception:
         pass
+
+
+_WATCH_LOCK = threading.Lock()
 
 
 def run_path(run: Any) -> str:
@@ -730,7 +763,7 @@ class _SdkRun:
 
     @property
     def finished(self) -> bool:
-        return bool(getattr(self._run, "_is_finished", False))
+        return run_is_finished(self._run)
 
     def log_artifact(self, artifact: wandb.Artifact, aliases: Sequence[str]) -> StoredArtifact:
         logged = self._run.log_artifact(artifact, aliases=list(aliases))
@@ -780,11 +813,7 @@ class _SdkRun:
             artifact, aliases=list(aliases), distributed_id=distributed_id
         )
         upserted.wait()
-        # ``Artifact.id`` is None while the version is a draft; the SDK keeps it in ``_id``.
-        draft_id = getattr(upserted, "_id", None)
-        if not draft_id:
-            raise RuntimeError("the wandb SDK did not report the draft version's id")
-        return str(draft_id)
+        return draft_version_id(upserted)
 
     def draft_entries(self, draft_id: str) -> list[str]:
         """The entry paths of a draft (uncommitted) version: its merged manifest."""
@@ -795,10 +824,14 @@ class _SdkRun:
         if not url:
             return []
         import json
-        import urllib.request
 
-        with urllib.request.urlopen(url, timeout=60) as response:  # a signed URL
-            contents = json.loads(response.read()).get("contents") or {}
+        response = self._client.downloads().request("GET", url, timeout=60.0)  # signed URL
+        if response.status != 200:
+            raise RuntimeError(
+                f"W&B answered HTTP {response.status} to the download of draft {draft_id}'s "
+                "manifest"
+            )
+        contents = json.loads(response.data).get("contents") or {}
         return sorted(str(path) for path in contents)
 
     def commit_draft(self, draft_id: str) -> StoredArtifact:
@@ -814,12 +847,21 @@ class _SdkRun:
         path = f"{self.entity}/{self.project}/{name}:v{index}"
         return cast(StoredArtifact, self._client.api().artifact(path))
 
+    def latest_version(self, name: str) -> StoredArtifact | None:
+        """The ``latest`` committed version of ``name`` in the run's project, looked up
+        without recording the run as its user (``None``: there is none, or W&B could not
+        say)."""
+        try:
+            return cast(
+                StoredArtifact,
+                self._client.api().artifact(f"{self.entity}/{self.project}/{name}:latest"),
+            )
+        except Exception:
+            return None
+
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        # The public API has no call for draft versions; its GraphQL door is private.
-        service = getattr(self._client.api(), "_service_api", None)
-        if service is None:
-            raise RuntimeError("this wandb SDK has no GraphQL client for draft versions")
-        return cast(dict[str, Any], service.execute_graphql(query, variables))
+        # The public API has no call for draft versions (see ``_sdk_private``).
+        return execute_graphql(self._client.api(), query, variables)
 
 
 _DRAFT_MANIFEST_QUERY = """

@@ -19,7 +19,10 @@ folder for every partition the backfill (or run) targets commits it (W&B
 ``CommitArtifact`` of the draft's id). Committing one draft twice is harmless, and a draft
 is only committed once complete, so parallel writers need no lock: whoever sees it complete
 commits it, and no incomplete version is ever ``latest``. A partition retried before the
-commit replaces its own folder; a write after the commit starts the next draft.
+commit replaces its own folder; a write after the commit starts the next draft. A write
+that joined the draft as another writer committed it (W&B refuses its manifest) is
+recognised as written where the version holds its partitions with the same content; its
+other partitions go to the next draft.
 :func:`finish_distributed_artifact` commits a draft explicitly (a backfill that cannot
 complete, or runs sharing a ``dagster_wandb/distributed_id`` tag).
 
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dagster import (
     AssetKey,
+    DagsterInstance,
     InputContext,
     MultiPartitionKey,
     MultiPartitionsDefinition,
@@ -64,6 +68,8 @@ DISTRIBUTED_KEY = "distributed"
 BACKFILL_TAG = "dagster/backfill"
 DISTRIBUTED_ID_TAG = "dagster_wandb/distributed_id"
 """A run tag choosing the distributed id; such drafts are committed explicitly only."""
+DISTRIBUTED_ID_METADATA_KEY = "source_distributed_id"
+"""The W&B metadata key of a distributed version: the distributed id that built it."""
 PARTITIONS_FOLDER = "partitions"
 """The folder of the artifact that holds one folder per partition."""
 
@@ -82,6 +88,7 @@ class DistributedRun(Protocol):
     ) -> str: ...
     def draft_entries(self, draft_id: str) -> list[str]: ...
     def commit_draft(self, draft_id: str) -> StoredArtifact: ...
+    def latest_version(self, name: str) -> StoredArtifact | None: ...
 
 
 def partition_folder(partition_key: str) -> str:
@@ -304,7 +311,10 @@ def write_distributed(
             ]
         )
     draft = wandb.Artifact(
-        name, type=artifact_type, description=spec.description, metadata=dict(source_metadata)
+        name,
+        type=artifact_type,
+        description=spec.description,
+        metadata={**source_metadata, DISTRIBUTED_ID_METADATA_KEY: distributed_id},
     )
     warnings: list[str] = []
     has_table = False
@@ -320,13 +330,39 @@ def write_distributed(
         return DistributedWrite(name, distributed_id, "", [], None, warnings=warnings)
     if has_table:
         draft.add(_partitioned_table(), name)
-    if spec.ttl_seconds is not None:
-        draft.ttl = timedelta(seconds=spec.ttl_seconds)
+    ttl = timedelta(seconds=spec.ttl_seconds) if spec.ttl_seconds is not None else None
+    if ttl is not None:
+        draft.ttl = ttl
     distributed = cast(DistributedRun, run)
+    aliases = list(dict.fromkeys([*spec.aliases, "latest"]))
     try:
-        draft_id = distributed.upsert_artifact(
-            draft, list(dict.fromkeys([*spec.aliases, "latest"])), distributed_id
-        )
+        try:
+            draft_id = distributed.upsert_artifact(draft, aliases, distributed_id)
+        except Exception as error:
+            raced = _after_a_commit_raced(
+                distributed, draft, name, distributed_id, written, has_table, ttl
+            )
+            if raced is None:
+                raise
+            version, already, rest, retry = raced
+            warnings.append(
+                f"{location}: the draft of '{name}' (distributed id '{distributed_id}') was "
+                f"committed as {version.version} while this write was adding to it ({error})"
+            )
+            if retry is None:  # every partition of this write is in that version already
+                warnings.append(
+                    f"{location}: partitions {', '.join(already)} are in {version.version} "
+                    "with this content already"
+                )
+                return DistributedWrite(
+                    name, distributed_id, "", written, [], committed=version, warnings=warnings
+                )
+            warnings.append(
+                f"{location}: partitions {', '.join(rest)} went to the next draft of "
+                f"'{name}' (distributed id '{distributed_id}')"
+                + (f"; {', '.join(already)} are in {version.version} already" if already else "")
+            )
+            draft_id = distributed.upsert_artifact(retry, aliases, distributed_id)
         present = _partition_folders(distributed.draft_entries(draft_id))
     except Exception as error:
         raise WandbArtifactsIOManagerError(
@@ -340,6 +376,58 @@ def write_distributed(
     if not result.missing:
         result.committed = _commit(distributed, draft_id, name, location)
     return result
+
+
+def _after_a_commit_raced(
+    run: DistributedRun,
+    draft: wandb.Artifact,
+    name: str,
+    distributed_id: str,
+    written: list[str],
+    has_table: bool,
+    ttl: timedelta | None,
+) -> tuple[StoredArtifact, list[str], list[str], wandb.Artifact | None] | None:
+    """After a failed upsert: whether another writer's commit of the draft explains it.
+
+    An upsert that joined the draft just before another writer committed it fails (W&B
+    refuses a manifest for a committed version). Returns ``None`` when the ``latest``
+    version was not built by ``distributed_id`` (then the failure stands), else
+    ``(version, partitions already in it with this content, the other partitions, the
+    artifact of those for the next draft or None)``: nothing this write holds is lost,
+    and it never completes a version alone.
+    """
+    version = run.latest_version(name)
+    if version is None or version.metadata.get(DISTRIBUTED_ID_METADATA_KEY) != distributed_id:
+        return None
+    committed = {str(path): entry.digest for path, entry in version.manifest.entries.items()}
+    mine = {str(path): entry for path, entry in draft.manifest.entries.items()}
+    already: list[str] = []
+    rest: list[str] = []
+    for key in written:
+        folder = f"{partition_folder(key)}/"
+        own = {path: entry.digest for path, entry in mine.items() if path.startswith(folder)}
+        theirs = {path: digest for path, digest in committed.items() if path.startswith(folder)}
+        (already if own == theirs else rest).append(key)
+    if not rest:
+        return version, already, rest, None
+    import wandb
+
+    retry = wandb.Artifact(
+        name, type=draft.type, description=draft.description, metadata=dict(draft.metadata)
+    )
+    if ttl is not None:
+        retry.ttl = ttl
+    folders = tuple(f"{partition_folder(key)}/" for key in rest)
+    for path, entry in mine.items():
+        if not path.startswith(folders):
+            continue
+        if entry.ref is not None:
+            retry.add_reference(entry.ref, name=path, checksum=False)
+        elif entry.local_path is not None:
+            retry.add_file(str(entry.local_path), name=path)
+    if has_table:
+        retry.add(_partitioned_table(), name)
+    return version, already, rest, retry
 
 
 def _commit(run: DistributedRun, draft_id: str, name: str, location: Location) -> StoredArtifact:
@@ -397,21 +485,55 @@ def _add_partition(
     return False
 
 
+DRAFT_ID_METADATA_KEY = "wandb_draft_id"
+"""The materialization metadata key of a distributed write's draft version id."""
+
+
+def recorded_draft_id(
+    instance: DagsterInstance, asset_key: AssetKey, distributed_id: str, project: str
+) -> str | None:
+    """The draft ``distributed_id`` builds of ``asset_key`` in W&B project ``project``,
+    as the latest materialization of the asset that wrote to it recorded it (metadata
+    ``wandb_distributed_id`` and ``wandb_draft_id``); ``None`` if none did.
+
+    W&B has no query for a draft by distributed id, and asking W&B for it with an empty
+    ``upsert_artifact`` would create the draft; the Dagster instance's event log knows
+    every write.
+    """
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(asset_key, limit=200, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            metadata = materialization.metadata if materialization is not None else {}
+            values = {key: getattr(value, "value", None) for key, value in metadata.items()}
+            if (
+                values.get("wandb_distributed_id") == distributed_id
+                and values.get("wandb_project") == project
+                and values.get(DRAFT_ID_METADATA_KEY)
+            ):
+                return str(values[DRAFT_ID_METADATA_KEY])
+        if not page.has_more:
+            return None
+        cursor = page.cursor
+
+
 def finish_distributed_artifact(
-    run: WandbRun, name: str, type: str, distributed_id: str, location: Location
+    run: WandbRun, name: str, draft_id: str, distributed_id: str, location: Location
 ) -> StoredArtifact:
-    """Commit the draft ``distributed_id`` builds of artifact ``name``, complete or not.
+    """Commit the draft version ``draft_id`` of artifact ``name``, complete or not
+    (again: the version it became).
 
     Raises :class:`WandbArtifactsIOManagerError` if no partition was written to it.
     """
-    import wandb
-
     distributed = cast(DistributedRun, run)
-    # An upsert of no files returns the draft's id and changes nothing in it.
-    draft_id = distributed.upsert_artifact(
-        wandb.Artifact(name, type=type), ["latest"], distributed_id
-    )
-    entries = distributed.draft_entries(draft_id)
+    try:
+        entries = distributed.draft_entries(draft_id)
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not read the draft {draft_id} of the distributed W&B artifact "
+            f"'{name}' (distributed id '{distributed_id}'): {error}"
+        ) from error
     if not _partition_folders(entries):
         raise WandbArtifactsIOManagerError(
             f"{location}: no partition was written to the distributed W&B artifact '{name}' "

@@ -62,9 +62,10 @@ def finish_distributed_artifact_op(
     """An op committing the draft of the distributed asset ``asset_key`` (W&B artifact
     type ``type``) through the ``WandbArtifactsIOManager`` under ``io_manager_key``.
 
-    Its config is :class:`FinishDistributedArtifactConfig`. Raises
-    :class:`~dagster_wandb_v2.WandbArtifactsIOManagerError` if no partition was written to
-    the draft.
+    Its config is :class:`FinishDistributedArtifactConfig`. The draft is the one the
+    asset's materializations in this Dagster instance recorded for that id. Raises
+    :class:`~dagster_wandb_v2.WandbArtifactsIOManagerError`, naming the asset and the id,
+    if none did (nothing is created on W&B) or no partition was written to the draft.
     """
     key = AssetKey.from_user_string(asset_key) if isinstance(asset_key, str) else asset_key
 

@@ -66,12 +66,14 @@ from dagster_wandb_v2.config import (
     parse_write_config,
 )
 from dagster_wandb_v2.distributed import (
+    DRAFT_ID_METADATA_KEY,
     distributed_id_and_target,
     distributed_read_problems,
     distributed_write_problems,
     finish_distributed_artifact,
     raw_requests_distributed,
     read_distributed,
+    recorded_draft_id,
     upstream_is_distributed,
     write_distributed,
 )
@@ -217,16 +219,30 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
 
         For sets that never complete on their own: a backfill with partitions that will
         not succeed, time partitions gathered by runs outside one backfill. ``type`` is
-        the artifact's type (``dataset``...). Raises
-        :class:`~dagster_wandb_v2.WandbArtifactsIOManagerError` if no partition was written.
+        the artifact's type (``dataset``...; the draft keeps its writers' type). The draft is
+        found through this Dagster instance's event log: each distributed write records
+        ``wandb_distributed_id`` and ``wandb_draft_id`` in its materialization metadata (W&B
+        has no lookup of a draft by distributed id). Raises
+        :class:`~dagster_wandb_v2.WandbArtifactsIOManagerError`, naming the asset and the
+        id, if no write of the asset recorded that id (then nothing is created on W&B) or no
+        partition was written to the draft.
         """
         key = AssetKey.from_user_string(asset_key) if isinstance(asset_key, str) else asset_key
+        location = Location("op", key.to_user_string(), "output", "result")
+        name = asset_artifact_name(key)
+        project = self.wandb.resolved_project
+        draft_id = recorded_draft_id(context.instance, key, distributed_id, project)
+        if draft_id is None:
+            raise WandbArtifactsIOManagerError(
+                f"{location}: asset '{key.to_user_string()}' has no draft of its distributed "
+                f"W&B artifact '{name}' with distributed id '{distributed_id}' in project "
+                f"'{project}': no materialization in this Dagster instance wrote one (the id "
+                "is the writers' dagster_wandb/distributed_id tag, else their backfill id, "
+                "else their run id); nothing was created or committed"
+            )
         session = self._active_session()
         run = session.run_for(context)
-        location = Location("op", key.to_user_string(), "output", "result")
-        stored = finish_distributed_artifact(
-            run, asset_artifact_name(key), type, distributed_id, location
-        )
+        stored = finish_distributed_artifact(run, name, draft_id, distributed_id, location)
         return materialization_metadata(session.dagster_run_id, session.client.app_url, run, stored)
 
     # --- writing ---------------------------------------------------------------------
@@ -333,6 +349,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         metadata: dict[str, Any] = {
             "wandb_artifact_name": MetadataValue.text(name),
             "wandb_distributed_id": MetadataValue.text(distributed_id),
+            DRAFT_ID_METADATA_KEY: MetadataValue.text(written.draft_id),
             "wandb_partitions_written": MetadataValue.int(len(written.written)),
             "wandb_entity": MetadataValue.text(run.entity),
             "wandb_project": MetadataValue.text(run.project),

@@ -33,11 +33,11 @@ Example::
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from dagster_wandb_v2._location import Location
+from dagster_wandb_v2._sdk_private import added_objects, artifact_links, detached, joined_tables
 
 DEFAULT_MAX_OBJECTS = 10_000_000
 """The wandb SDK's default ``max_objects`` of ``add_reference`` (``storage_handler.py``)."""
@@ -70,7 +70,7 @@ def table_row_problems(value: object, what: str) -> list[str]:
     if isinstance(value, wandb.Table):
         tables.append((what, value))
     elif isinstance(value, JoinedTable):
-        for index, table in enumerate((value._table1, value._table2), start=1):
+        for index, table in enumerate(joined_tables(value), start=1):
             if isinstance(table, wandb.Table):
                 tables.append((f"table {index} of {what}", table))
     limit = max_table_rows()
@@ -86,15 +86,14 @@ def table_row_problems(value: object, what: str) -> list[str]:
 def added_object_problems(artifact: Any) -> list[str]:
     """Rows the SDK already cut from tables added to a user's ``wandb.Artifact``."""
     problems = []
-    added: Mapping[int, tuple[Any, Any]] = getattr(artifact, "_added_objs", {})
-    for obj, entry in added.values():
+    for obj, entry in added_objects(artifact):
         problems += table_row_problems(obj, f"the returned artifact's entry '{entry.path}'")
     return problems
 
 
 def _changed_since_read(value: Any) -> bool:
     """Whether a W&B object read from an artifact (``get``) differs from what it holds."""
-    source = getattr(value, "_artifact_source", None)
+    source, _ = artifact_links(value)
     if source is None or not source.name:
         return False
     try:
@@ -111,16 +110,12 @@ def with_own_content(value: Any) -> Any:
     from an artifact stays a reference (W&B shows where it came from); any other is a copy
     detached from the other artifact.
     """
-    source = getattr(value, "_artifact_source", None)
-    target = getattr(value, "_artifact_target", None)
+    source, target = artifact_links(value)
     if source is None and target is None:
         return value
     if source is not None and target is None and not _changed_since_read(value):
         return value
-    detached = copy.copy(value)
-    detached._artifact_source = None
-    detached._artifact_target = None
-    return detached
+    return detached(value)
 
 
 def metadata_problems(user_keys: Mapping[str, Any], added_keys: Mapping[str, Any]) -> list[str]:

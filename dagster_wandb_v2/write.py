@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dagster_wandb_v2._location import Location
+from dagster_wandb_v2._sdk_private import rename_artifact
 from dagster_wandb_v2.config import CONFIG_KEY, WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
 from dagster_wandb_v2.limits import (
@@ -141,17 +142,11 @@ class UserArtifactStrategy:
                     f"{location}: the returned artifact is named '{value.name}' but is logged "
                     f"as '{request.name}' (artifacts are named after the asset key)"
                 )
-            _rename(value, request.name)
+            rename_artifact(value, request.name)
         value.metadata = {**value.metadata, **request.source_metadata}
         if spec.description is not None:
             value.description = spec.description
         return BuiltArtifact(value, warnings=warnings)
-
-
-def _rename(artifact: wandb.Artifact, name: str) -> None:
-    artifact._name = name
-    if hasattr(artifact, "_source_name"):
-        artifact._source_name = name
 
 
 class WandbObjectStrategy:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dagster_wandb_v2._sdk_private import execute_graphql
+
 #: W&B run states after which a run does not change any more.
 TERMINAL_RUN_STATES = ("finished", "failed", "crashed", "killed", "preempted")
 
@@ -51,7 +53,7 @@ mutation DagsterMarkRunState($entity: String!, $project: String!, $name: String!
 
 
 def _graphql(api: Any, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = api._service_api.execute_graphql(query, variables)
+    result: dict[str, Any] = execute_graphql(api, query, variables)
     return result
 
 

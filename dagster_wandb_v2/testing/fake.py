@@ -378,6 +378,13 @@ class FakeRun:
                 self.logged.append(stored)
         return stored
 
+    def latest_version(self, name: str) -> StoredArtifact | None:
+        """Like ``SdkWandbClient``'s run: ``latest`` of ``name``, no lineage recorded."""
+        try:
+            return self._backend.artifact(f"{self.entity}/{self.project}/{name}:latest")
+        except WandbArtifactNotFoundError:
+            return None
+
     def _check_open(self, call: str) -> None:
         if self.exit_code is not None:  # what the wandb SDK raises
             raise UsageError(

@@ -5,10 +5,22 @@ committed; and the IO manager's ``"distributed": True`` on top of it."""
 from typing import Any, cast
 
 import wandb
-from dagster import AssetExecutionContext, AssetIn, StaticPartitionsDefinition, asset, materialize
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    DagsterInstance,
+    StaticPartitionsDefinition,
+    asset,
+    materialize,
+)
 
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2.distributed import DistributedRun, finish_distributed_artifact
+from dagster_wandb_v2.distributed import (
+    DistributedRun,
+    finish_distributed_artifact,
+    recorded_draft_id,
+)
 from tests.behaviour.backends import Backend
 
 
@@ -119,13 +131,19 @@ def test_returned_artifacts_keep_their_files_under_the_partition_folder(backend:
                 seen[key] = file.read()
 
     resources = backend.resources()
-    for key in ("x", "y"):  # one run per partition, sharing one distributed id
-        tags = {"dagster_wandb/distributed_id": "bundles-1"}
-        assert materialize([bundles], partition_key=key, resources=resources, tags=tags).success
-    assert backend.aliases("bundles") == {}, "runs sharing a distributed id tag: no version yet"
-    run = backend.start_run()
+    with DagsterInstance.ephemeral() as instance:
+        for key in ("x", "y"):  # one run per partition, sharing one distributed id
+            tags = {"dagster_wandb/distributed_id": "bundles-1"}
+            assert materialize(
+                [bundles], partition_key=key, resources=resources, tags=tags, instance=instance
+            ).success
+        assert backend.aliases("bundles") == {}, "sharing a distributed id tag: no version yet"
+        run = backend.start_run()
+        draft_id = recorded_draft_id(instance, AssetKey("bundles"), "bundles-1", run.project)
+        assert draft_id is not None
+        assert recorded_draft_id(instance, AssetKey("bundles"), "bundles-2", run.project) is None
     finish_distributed_artifact(
-        run, "bundles", "dataset", "bundles-1", Location("op", "f", "output", "result")
+        run, "bundles", draft_id, "bundles-1", Location("op", "f", "output", "result")
     )
     run.finish()
     assert materialize([bundles, rows], selection=[rows], resources=resources).success

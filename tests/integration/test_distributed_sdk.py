@@ -394,7 +394,7 @@ def test_bad_distributed_configuration_is_refused_before_anything_is_written(
 
 
 def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
-    local_wandb: LocalWandbProject,
+    local_wandb: LocalWandbProject, local_wandb_server: LocalWandbServer
 ) -> None:
     """Daily partitions written by separate runs (a schedule's) gather in one draft until
     the finish op commits it; finishing a draft nobody wrote to is refused."""
@@ -449,7 +449,13 @@ def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
 
         refused = run_finish("february")
         assert not refused.success
-        assert "no partition was written" in str(refused.all_events)
+        february = local_wandb_server.storage.one(
+            "SELECT COUNT(*) AS n FROM artifacts WHERE distributed_id='february'"
+        )
+        assert february is not None and february["n"] == 0, "no draft was created"
+        failure = str(refused.all_events)
+        assert "asset 'readings' has no draft" in failure
+        assert "distributed id 'february'" in failure
         finished = run_finish("january")
         assert finished.success
         observation = next(
@@ -473,3 +479,78 @@ def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
         f"partitions/2024-01-0{day}/output.pickle" for day in (1, 2, 3)
     ]
     assert seen == {"2024-01-02": 2}
+
+
+@pytest.mark.parametrize("retried_value", ["same", "changed"])
+def test_a_partition_retried_while_the_draft_is_committed_loses_nothing(
+    local_wandb: LocalWandbProject,
+    local_wandb_server: LocalWandbServer,
+    monkeypatch: pytest.MonkeyPatch,
+    retried_value: str,
+) -> None:
+    """A retry of partition 'a' joins the draft just before the last writer commits it,
+    so W&B refuses its manifest. Same content: recognised as already in the version.
+    Changed content: it goes to the next draft. Either way one complete version is
+    ``latest`` and the step succeeds."""
+    partitions = StaticPartitionsDefinition(["a", "b"])
+    attempt = {"a": "1"}
+
+    @asset(
+        partitions_def=partitions,
+        metadata=_config(type="dataset", distributed=True),
+        io_manager_key=IO,
+    )
+    def shards(context: AssetExecutionContext) -> dict[str, str]:
+        return {"key": context.partition_key, "attempt": attempt.get(context.partition_key, "1")}
+
+    resources = local_wandb.resources()
+    backfill_id = f"race-{retried_value}"
+    storage = local_wandb_server.storage
+    with DagsterInstance.ephemeral() as instance:
+        defs = Definitions(assets=[shards], resources=resources)
+        _add_backfill(
+            instance, defs.get_repository_def().asset_graph, ["a", "b"], "shards", backfill_id
+        )
+
+        def write(key: str, tags: dict[str, str]) -> Any:
+            return materialize(
+                [shards], partition_key=key, resources=resources, instance=instance, tags=tags
+            )
+
+        assert write("a", {"dagster/backfill": backfill_id}).success
+        # 'b' joins the draft without committing it (its writer did not see it complete yet)
+        assert write("b", {"dagster_wandb/distributed_id": backfill_id}).success
+        assert _versions(local_wandb, "shards") == []
+
+        committed_first = storage.manifest_uploaded
+
+        def last_writer_commits_first(manifest_id: int, md5_hex: str) -> None:
+            manifest = storage.manifest(manifest_id)
+            assert manifest is not None
+            storage.commit_artifact(manifest["artifact_id"])
+            monkeypatch.setattr(storage, "manifest_uploaded", committed_first)
+            committed_first(manifest_id, md5_hex)
+
+        monkeypatch.setattr(storage, "manifest_uploaded", last_writer_commits_first)
+        attempt["a"] = "1" if retried_value == "same" else "2"
+        retried = write("a", {"dagster/backfill": backfill_id})
+
+    assert retried.success
+    assert storage.manifest_uploaded == committed_first, "the race happened"
+    assert _versions(local_wandb, "shards") == ["v0"]
+    version = local_wandb.api().artifact(local_wandb.path("shards:latest"))
+    assert sorted(version.manifest.entries) == [f"partitions/{k}/output.pickle" for k in "ab"]
+    assert version.metadata["source_distributed_id"] == backfill_id
+    metadata = retried.asset_materializations_for_node("shards")[0].metadata
+    drafts = storage.one(
+        "SELECT COUNT(*) AS n FROM artifacts WHERE state='PENDING' AND distributed_id=?",
+        (backfill_id,),
+    )
+    assert drafts is not None
+    if retried_value == "same":
+        assert metadata["wandb_artifact_version"].value == "v0"
+        assert drafts["n"] == 0, "nothing new drafted"
+    else:
+        assert "wandb_artifact_version" not in metadata
+        assert metadata["wandb_partitions_missing"].value == 1  # 'b', in the next draft
+        assert drafts["n"] == 1, "the new value waits in the next draft"

@@ -569,9 +569,14 @@ class LocalHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.limits = limits
         self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._counts_lock = threading.Lock()
+        #: Connections accepted since the start (refused ones included).
+        self.connections_opened = 0
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        with self._counts_lock:
+            self.connections_opened += 1
         if not self._slots.acquire(blocking=False):
             _refuse_busy(request, self.limits.max_connections)
             self.shutdown_request(request)

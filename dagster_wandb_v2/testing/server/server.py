@@ -120,6 +120,17 @@ class LocalWandbServer:
         with self._state.requests_lock:
             return self._state.handled
 
+    @property
+    def connections_opened(self) -> int:
+        """How many TCP connections clients opened since the server started (each
+        ``wandb.Api`` and each run keeps its own; 0 before :meth:`start`).
+
+        >>> before = server.connections_opened  # doctest: +SKIP
+        >>> ...  # the work to measure
+        >>> opened = server.connections_opened - before  # doctest: +SKIP
+        """
+        return self._httpd.connections_opened if self._httpd is not None else 0
+
     def requests_since(self, count: int) -> list[RequestRecord]:
         """The requests handled after the first ``count`` (a :attr:`request_count` taken
         before), oldest first.
