@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dagster_wandb_v2._location import Location
+from dagster_wandb_v2.cache import FileDigest, entry_md5
 from dagster_wandb_v2.config import CONFIG_KEY, WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
 from dagster_wandb_v2.limits import (
@@ -51,6 +53,8 @@ class BuiltArtifact:
     payload: Path | None = None
     payload_name: str | None = None
     warnings: list[str] = field(default_factory=list)
+    payload_digest: FileDigest | None = None
+    """The payload file's MD5 as the SDK computed it (spares the cache hashing it again)."""
 
 
 @dataclass(frozen=True)
@@ -195,9 +199,19 @@ class PythonObjectStrategy:
         if request.signing_key:
             used[SIGNATURE_METADATA_KEY] = payload_signature(payload, request.signing_key)
         artifact.metadata = {**artifact.metadata, **used}
-        # "immutable": W&B uploads our file in place instead of copying it once more.
-        artifact.add_file(str(payload), name=module.file_name, policy="immutable")
-        return BuiltArtifact(artifact, payload=payload, payload_name=module.file_name)
+        before = os.stat(payload)  # the file as the SDK hashes it next
+        # "immutable": W&B uploads our file in place instead of copying it to its staging
+        # directory; skip_cache: wandb-core does not copy (and hash) it into the SDK's
+        # cache after the upload, the IO manager's own cache keeps it (wandb's
+        # Artifact._add_local_file, core/pkg/artifacts/saver.go cacheEntry).
+        entry = artifact.add_file(
+            str(payload), name=module.file_name, policy="immutable", skip_cache=True
+        )
+        md5 = entry_md5(entry)
+        known = None if md5 is None else FileDigest(before.st_size, before.st_mtime_ns, md5)
+        return BuiltArtifact(
+            artifact, payload=payload, payload_name=module.file_name, payload_digest=known
+        )
 
 
 STRATEGIES: tuple[WriteStrategy, ...] = (

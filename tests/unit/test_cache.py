@@ -24,6 +24,7 @@ from dagster_wandb_v2.cache import (
     PAYLOADS,
     ArtifactCache,
     CacheIntegrityError,
+    FileDigest,
     blob_key,
     entry_md5,
     safe_key,
@@ -682,6 +683,68 @@ def test_a_seed_not_matching_its_md5_is_not_cached(cache: ArtifactCache, tmp_pat
     source.write_bytes(b"changed after hashing")
     cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=md5_of(b"hashed"))
     assert cache.blob_path(DIGEST, "output.pickle") is None
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files the cache reads whole to hash them."""
+    seen: list[Path] = []
+    original = cache_module.md5_b64
+
+    def counting(path: Path) -> str:
+        seen.append(Path(path))
+        return original(path)
+
+    monkeypatch.setattr(cache_module, "md5_b64", counting)
+    return seen
+
+
+def test_a_seed_with_a_known_md5_is_not_read_again(
+    cache: ArtifactCache, tmp_path: Path, hashed: list[Path]
+) -> None:
+    source = tmp_path / "written.pickle"
+    source.write_bytes(b"payload")
+    known = FileDigest.of(source, md5_of(b"payload"))  # as the SDK's add_file found it
+    cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=known.md5, known=known)
+    cache.seed_blob("artifact-digest", "output.pickle", source, PAYLOADS, known=known)
+    assert hashed == []
+    assert cache.blob_path(DIGEST, "output.pickle") is not None
+    assert cache.blob_path("artifact-digest", "output.pickle", PAYLOADS) is not None
+    assert cache.recorded_digest(DIGEST, "output.pickle") == known
+
+
+def test_a_known_md5_of_a_file_changed_since_is_not_trusted(
+    cache: ArtifactCache, tmp_path: Path, hashed: list[Path]
+) -> None:
+    source = tmp_path / "written.pickle"
+    source.write_bytes(b"hashed")
+    known = FileDigest.of(source, md5_of(b"hashed"))
+    source.write_bytes(b"edited")  # same size, newer mtime
+    os.utime(source, ns=(known.mtime_ns + 10**9, known.mtime_ns + 10**9))
+    cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=known.md5, known=known)
+    assert len(hashed) == 1  # read, found different: not cached
+    assert cache.blob_path(DIGEST, "output.pickle") is None
+
+
+def test_a_known_md5_given_after_the_fill_is_used(cache: ArtifactCache, hashed: list[Path]) -> None:
+    placed: list[Path] = []
+
+    def fill(directory: Path) -> Path:
+        target = directory / "data" / "train.csv"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(b"a,b")
+        placed.append(target)
+        return target
+
+    path = cache.blob(
+        DIGEST,
+        "data/train.csv",
+        fill,
+        expected_md5=md5_of(b"a,b"),
+        known=lambda: FileDigest.of(placed[0], md5_of(b"a,b")),
+    )
+    assert path.read_bytes() == b"a,b"
+    assert hashed == []
 
 
 def test_a_damaged_seed_is_found_out_in_the_blob_and_the_payload_index(
