@@ -15,8 +15,10 @@ Example::
 
 from __future__ import annotations
 
-import os
+import base64
+import hashlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -192,26 +194,42 @@ class PythonObjectStrategy:
         serialization = request.spec.serialization
         module = get_module(serialization.module)
         payload = request.staging_dir / module.file_name
+        md5 = hashlib.md5(usedforsecurity=False)
         try:
-            used = module.dump(value, payload, serialization.parameters)
+            used = module.dump(value, payload, serialization.parameters, md5)
         except WandbArtifactsIOManagerError as error:
             raise type(error)(f"{request.location}: {error}") from error.__cause__
         if request.signing_key:
             used[SIGNATURE_METADATA_KEY] = payload_signature(payload, request.signing_key)
         artifact.metadata = {**artifact.metadata, **used}
-        before = os.stat(payload)  # the file as the SDK hashes it next
-        # "immutable": W&B uploads our file in place instead of copying it to its staging
-        # directory; skip_cache: wandb-core does not copy (and hash) it into the SDK's
-        # cache after the upload, the IO manager's own cache keeps it (wandb's
-        # Artifact._add_local_file, core/pkg/artifacts/saver.go cacheEntry).
-        entry = artifact.add_file(
-            str(payload), name=module.file_name, policy="immutable", skip_cache=True
-        )
-        md5 = entry_md5(entry)
-        known = None if md5 is None else FileDigest(before.st_size, before.st_mtime_ns, md5)
+        written = FileDigest.of(payload, base64.b64encode(md5.digest()).decode())
+        entry = _add_payload(artifact, payload, module.file_name, written.md5)
+        # The SDK hashed it itself (another algorithm): the cache hashes it too.
+        known = written if entry_md5(entry) == written.md5 else None
         return BuiltArtifact(
             artifact, payload=payload, payload_name=module.file_name, payload_digest=known
         )
+
+
+def _add_payload(artifact: wandb.Artifact, payload: Path, name: str, md5: str) -> Any:
+    """Add the payload file with the MD5 computed while it was written (no second read,
+    nor the SDK's ``mmap`` of the whole file, which counts as resident memory).
+
+    ``add_file`` takes no digest; ``_add_local_file``, which it calls once it has hashed
+    the file, does (wandb 0.29-0.31, ``wandb/sdk/artifacts/artifact.py``). An SDK without
+    it, or an artifact hashing with another algorithm, gets ``add_file``. ``immutable``:
+    W&B uploads the file in place instead of copying it to its staging directory;
+    ``skip_cache``: wandb-core does not copy and hash it into the SDK's cache after the
+    upload (``core/pkg/artifacts/saver.go`` ``cacheEntry``); the IO manager's cache keeps it.
+    """
+    algorithm = getattr(artifact, "digest_algorithm", None)
+    add_local_file = getattr(artifact, "_add_local_file", None)
+    if add_local_file is not None and (algorithm is None or "MD5" in str(algorithm).upper()):
+        with suppress(TypeError):  # another signature: let add_file hash it
+            return add_local_file(
+                name, str(payload), digest=md5, skip_cache=True, policy="immutable"
+            )
+    return artifact.add_file(str(payload), name=name, policy="immutable", skip_cache=True)
 
 
 STRATEGIES: tuple[WriteStrategy, ...] = (
