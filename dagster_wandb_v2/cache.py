@@ -205,7 +205,7 @@ class ArtifactCache:
         fill: Callable[[Path], Path],
         section: str = "blobs",
         expected_md5: str | None = None,
-        known: FileDigest | Callable[[], FileDigest | None] | None = None,
+        known: FileDigest | None = None,
     ) -> Path:
         """The file ``path`` (POSIX, folders allowed) with content ``digest``.
 
@@ -214,13 +214,8 @@ class ArtifactCache:
         there. With ``expected_md5`` (W&B's base64 MD5), content that does not match raises
         :class:`CacheIntegrityError` and is not cached. ``known``: the MD5 of what ``fill``
         places, trusted while the placed file keeps its size and mtime (a hard link of a
-        file whose MD5 was just computed), or a function giving it once ``fill`` is done (a
-        download hashed while it was written); otherwise the file is hashed.
+        file whose MD5 was just computed); otherwise the file is hashed.
         """
-
-        def known_digest() -> FileDigest | None:
-            return known() if callable(known) else known
-
         relative = _relative(path)
         cached = self.blob_path(digest, relative, section)
         if cached is not None:
@@ -229,7 +224,7 @@ class ArtifactCache:
             directory = self.scratch_dir()
             produced = _placed(fill(directory), directory / relative)
             if expected_md5 is not None:
-                _check_md5(produced, expected_md5, relative, known_digest())
+                _check_md5(produced, expected_md5, relative, known)
             return produced
         entry = self._section(section) / blob_key(digest, relative)
 
@@ -238,11 +233,7 @@ class ArtifactCache:
 
         expected = None if expected_md5 is None else {relative: expected_md5}
 
-        def known_digests() -> dict[str, FileDigest]:
-            digest = known_digest()
-            return {} if digest is None else {relative: digest}
-
-        self._fill(entry, fill_content, expected, known_digests)
+        self._fill(entry, fill_content, expected, None if known is None else {relative: known})
         return entry / CONTENT / relative
 
     def recorded_digest(self, digest: str, path: str, section: str = "blobs") -> FileDigest | None:
@@ -310,19 +301,18 @@ class ArtifactCache:
         entry: Path,
         fill: Callable[[Path], None],
         expected_md5: dict[str, str] | None = None,
-        known: Callable[[], dict[str, FileDigest]] | None = None,
+        known: dict[str, FileDigest] | None = None,
     ) -> None:
         """Fill ``entry`` in a staging directory, seal its files, rename it into place.
 
         Files whose MD5 differs from ``expected_md5`` (by relative path) are not published;
-        ``known()`` MD5s, asked for once ``fill`` is done, spare reading files that still
-        have their size and mtime.
+        ``known`` MD5s spare reading files that still have their size and mtime.
         """
         with self._staging() as staging:
             content = staging / CONTENT
             content.mkdir()
             fill(content)
-            records = _seal(content, known() if known is not None else {})
+            records = _seal(content, known or {})
             for relative, md5 in (expected_md5 or {}).items():
                 found = records.get(relative)
                 if found is None or found.md5 != md5:

@@ -726,27 +726,6 @@ def test_a_known_md5_of_a_file_changed_since_is_not_trusted(
     assert cache.blob_path(DIGEST, "output.pickle") is None
 
 
-def test_a_known_md5_given_after_the_fill_is_used(cache: ArtifactCache, hashed: list[Path]) -> None:
-    placed: list[Path] = []
-
-    def fill(directory: Path) -> Path:
-        target = directory / "data" / "train.csv"
-        target.parent.mkdir(parents=True)
-        target.write_bytes(b"a,b")
-        placed.append(target)
-        return target
-
-    path = cache.blob(
-        DIGEST,
-        "data/train.csv",
-        fill,
-        expected_md5=md5_of(b"a,b"),
-        known=lambda: FileDigest.of(placed[0], md5_of(b"a,b")),
-    )
-    assert path.read_bytes() == b"a,b"
-    assert hashed == []
-
-
 def test_a_damaged_seed_is_found_out_in_the_blob_and_the_payload_index(
     cache: ArtifactCache, tmp_path: Path
 ) -> None:
