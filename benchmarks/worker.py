@@ -628,6 +628,149 @@ def task_bigarray_read(spec: Spec) -> Result:
     }
 
 
+def _pickled_array(size: int, seed: float, path: Path) -> str:
+    """Pickle the benchmark array to ``path`` as the IO manager does; its MD5 hex."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = big_array(size, seed)
+    with path.open("wb") as file:
+        pickle.dump(array, file, protocol=pickle.HIGHEST_PROTOCOL)
+    del array
+    return _md5_file(path)
+
+
+def task_bigarray_sdk_write(spec: Spec) -> Result:
+    """The bare SDK logging the pickled array, already on disk: ``add_file`` (the SDK's
+    MD5; ``policy="immutable"``, no copy), ``log_artifact`` + ``wait`` (the upload)."""
+    import wandb
+
+    params = spec["params"]
+    root = Path(spec["root"])
+    payload = root / "staging" / "output.pickle"
+    _pickled_array(int(params["size_bytes"]), float(params["seed"]), payload)
+    run = wandb.init(
+        project=spec["project"],
+        entity=spec["server"]["entity"],
+        dir=str(root / "sdk-run"),
+        settings=sdk_settings(spec),
+    )
+    gc.collect()
+    baseline = rss_bytes()
+    anonymous_baseline = anonymous_rss_bytes()
+    reset_peak_rss()
+    with AnonymousPeak() as anonymous:
+        start = time.perf_counter()
+        artifact = wandb.Artifact("big_array", "dataset")
+        artifact.add_file(str(payload), name="output.pickle", policy="immutable")
+        hashed = time.perf_counter()
+        run.log_artifact(artifact, aliases=["latest"]).wait()
+        done = time.perf_counter()
+    result = {
+        "size_bytes": payload.stat().st_size,
+        "write_s": done - start,
+        "write_hash_s": hashed - start,
+        "write_log_s": done - hashed,
+        "write_peak_rss_over_baseline": max(0, peak_rss_bytes() - baseline),
+        "write_peak_anonymous_rss_over_baseline": max(0, anonymous.peak - anonymous_baseline),
+        "write_service_peak_rss": children_peak_rss_bytes(),
+    }
+    run.finish()
+    return result
+
+
+def task_bigarray_sdk_read(spec: Spec) -> Result:
+    """The bare SDK reading it in a fresh place: ``use_artifact`` + ``download`` (the
+    SDK's cache is empty: a fresh directory), then unpickling the file apart."""
+    import wandb
+
+    root = Path(spec["root"])
+    run = wandb.init(
+        project=spec["project"],
+        entity=spec["server"]["entity"],
+        dir=str(root / "sdk-run"),
+        settings=sdk_settings(spec),
+    )
+    gc.collect()
+    baseline = rss_bytes()
+    anonymous_baseline = anonymous_rss_bytes()
+    reset_peak_rss()
+    with AnonymousPeak() as anonymous:
+        start = time.perf_counter()
+        used = run.use_artifact(f"{spec['server']['entity']}/{spec['project']}/big_array:latest")
+        directory = used.download(root=str(root / "download"))
+        downloaded = time.perf_counter()
+        with open(os.path.join(directory, "output.pickle"), "rb") as file:
+            value = pickle.load(file)
+        loaded = time.perf_counter()
+    result = {
+        "size_bytes": int(value.nbytes),
+        "read_s": downloaded - start,
+        "read_load_s": loaded - downloaded,
+        "read_peak_rss_over_baseline": max(0, peak_rss_bytes() - baseline),
+        "read_peak_anonymous_rss_over_baseline": max(0, anonymous.peak - anonymous_baseline),
+        "read_service_peak_rss": children_peak_rss_bytes(),
+    }
+    del value
+    run.finish()
+    return result
+
+
+def task_server_direct(spec: Spec) -> Result:
+    """The local server alone: the pickled array ``PUT`` to ``/blobs/<md5>`` (it hashes and
+    stores while receiving) and ``GET`` back into a file, one HTTP/1.1 request each over
+    127.0.0.1, 1 MiB buffers on the client side."""
+    import base64
+    import http.client
+    from urllib.parse import urlsplit
+
+    params = spec["params"]
+    root = Path(spec["root"])
+    server = spec["server"]
+    payload = root / "staging" / "output.pickle"
+    md5_hex = _pickled_array(int(params["size_bytes"]), float(params["seed"]), payload)
+    size = payload.stat().st_size
+    parts = urlsplit(server["base_url"])
+    token = base64.b64encode(f"api:{server['api_key']}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=600, blocksize=CHUNK
+        )
+
+    connection = connect()
+    start = time.perf_counter()
+    with payload.open("rb") as file:
+        connection.request(
+            "PUT",
+            f"/blobs/{md5_hex}",
+            body=file,
+            headers={**headers, "Content-Length": str(size)},
+        )
+        response = connection.getresponse()
+        response.read()
+    upload_s = time.perf_counter() - start
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"PUT /blobs answered {response.status}")
+
+    connection = connect()
+    received = 0
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    start = time.perf_counter()
+    connection.request("GET", f"/blobs/{md5_hex}", headers=headers)
+    response = connection.getresponse()
+    with (root / "down.bin").open("wb") as out:
+        while count := response.readinto(buffer):
+            out.write(view[:count])
+            received += count
+    download_s = time.perf_counter() - start
+    connection.close()
+    if response.status != 200 or received != size:
+        raise RuntimeError(f"GET /blobs answered {response.status}, {received} of {size} bytes")
+    return {"size_bytes": size, "upload_s": upload_s, "download_s": download_s}
+
+
 def _io_seconds(timings: Timings, kind: str) -> float:
     """Time in the IO manager's ``kind`` calls, less opening the W&B run (once a process)."""
     return sum(timings.calls.get(kind, [])) - sum(timings.calls.get("run_start", []))
@@ -796,6 +939,9 @@ TASKS: dict[str, Callable[[Spec], Result]] = {
     "bigarray_write": task_bigarray_write,
     "bigarray_read": task_bigarray_read,
     "raw_copy": task_raw_copy,
+    "bigarray_sdk_write": task_bigarray_sdk_write,
+    "bigarray_sdk_read": task_bigarray_sdk_read,
+    "server_direct": task_server_direct,
     "fanin": task_fanin,
     "eviction": task_eviction,
 }

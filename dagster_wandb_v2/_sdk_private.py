@@ -18,6 +18,9 @@ installed SDK and the local server.
 - :func:`joined_tables`: ``JoinedTable`` does not expose its two tables;
 - :func:`added_objects`: the W&B objects added to an artifact (``Artifact.add``), whose
   tables the SDK may have cut;
+- :func:`add_file_with_digest`: ``Artifact.add_file`` takes no digest and hashes the file
+  again (an ``mmap`` of all of it); ``_add_local_file``, which it calls once it has hashed
+  the file, takes one. Without it the caller falls back to ``add_file``;
 - :func:`artifact_links` and :func:`detached`: the artifact a W&B object was read from or
   added to, which makes ``Artifact.add`` store a reference instead of its content.
 """
@@ -129,3 +132,18 @@ def detached(value: Any) -> Any:
     copied._artifact_source = None
     copied._artifact_target = None
     return copied
+
+
+def add_file_with_digest(artifact: Any, name: str, path: str, md5: str) -> Any | None:
+    """``artifact.add_file(path, name=name, policy="immutable", skip_cache=True)`` with the
+    base64 MD5 ``md5`` already known, through ``Artifact._add_local_file`` (wandb
+    0.29-0.31, ``wandb/sdk/artifacts/artifact.py``); returns the manifest entry, or
+    ``None`` when the SDK has no such method or another signature (then call ``add_file``).
+    """
+    add_local_file = getattr(artifact, "_add_local_file", None)
+    if add_local_file is None:
+        return None
+    try:
+        return add_local_file(name, path, digest=md5, skip_cache=True, policy="immutable")
+    except TypeError:
+        return None

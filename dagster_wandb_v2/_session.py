@@ -292,11 +292,18 @@ class StepSession:
             ) from error
         self._logged[f"{run.entity}/{run.project}/{collection}"] = stored
         if payload_digest is not None and built.payload is not None and built.payload_name:
+            known = built.payload_digest
             self.cache.seed_blob(
-                payload_digest, built.payload_name, built.payload, expected_md5=payload_md5
+                payload_digest,
+                built.payload_name,
+                built.payload,
+                expected_md5=payload_md5,
+                known=known,
             )
             if artifact_digest is not None:
-                self.cache.seed_blob(artifact_digest, built.payload_name, built.payload, PAYLOADS)
+                self.cache.seed_blob(
+                    artifact_digest, built.payload_name, built.payload, PAYLOADS, known=known
+                )
         links = {}
         for link in spec.link_to:
             try:

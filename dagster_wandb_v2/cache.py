@@ -115,10 +115,28 @@ def entry_md5(entry: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class _FileRecord:
+class FileDigest:
+    """A file's MD5 (W&B's base64) while it had ``size`` bytes and ``mtime_ns``.
+
+    The cache records one per file and trusts it as long as both are unchanged (the
+    same test as a cache hit). A writer that knows a file's MD5 already (the SDK computed
+    it in ``Artifact.add_file``) hands it over so the cache does not read the file again;
+    take the size and mtime *before* the MD5 is computed, with :meth:`of`.
+
+    >>> import tempfile; f = Path(tempfile.mkdtemp()) / "f"; _ = f.write_bytes(b"")
+    >>> FileDigest.of(f, "1B2M2Y8AsgTpgAmY7PhCfg==").size
+    0
+    """
+
     size: int
     mtime_ns: int
     md5: str
+
+    @classmethod
+    def of(cls, path: Path, md5: str) -> FileDigest:
+        """``md5`` for ``path`` as it is now (its size and mtime from ``os.stat``)."""
+        status = os.stat(path)
+        return cls(status.st_size, status.st_mtime_ns, md5)
 
 
 class ArtifactCache:
@@ -187,13 +205,16 @@ class ArtifactCache:
         fill: Callable[[Path], Path],
         section: str = "blobs",
         expected_md5: str | None = None,
+        known: FileDigest | None = None,
     ) -> Path:
         """The file ``path`` (POSIX, folders allowed) with content ``digest``.
 
         On a miss, ``fill(directory)`` writes the file into ``directory`` and returns where:
         W&B's ``entry.download(root)`` puts it at ``directory/path``; another place is moved
         there. With ``expected_md5`` (W&B's base64 MD5), content that does not match raises
-        :class:`CacheIntegrityError` and is not cached.
+        :class:`CacheIntegrityError` and is not cached. ``known``: the MD5 of what ``fill``
+        places, trusted while the placed file keeps its size and mtime (a hard link of a
+        file whose MD5 was just computed); otherwise the file is hashed.
         """
         relative = _relative(path)
         cached = self.blob_path(digest, relative, section)
@@ -203,7 +224,7 @@ class ArtifactCache:
             directory = self.scratch_dir()
             produced = _placed(fill(directory), directory / relative)
             if expected_md5 is not None:
-                _check_md5(produced, expected_md5, relative)
+                _check_md5(produced, expected_md5, relative, known)
             return produced
         entry = self._section(section) / blob_key(digest, relative)
 
@@ -211,8 +232,19 @@ class ArtifactCache:
             _placed(fill(content), content / relative)
 
         expected = None if expected_md5 is None else {relative: expected_md5}
-        self._fill(entry, fill_content, expected)
+
+        self._fill(entry, fill_content, expected, None if known is None else {relative: known})
         return entry / CONTENT / relative
+
+    def recorded_digest(self, digest: str, path: str, section: str = "blobs") -> FileDigest | None:
+        """What the cache recorded for its file ``path`` with content ``digest`` (size,
+        mtime, MD5), or ``None``; read as is, not verified (see :meth:`blob_path`)."""
+        relative = _relative(path)
+        entry = self.root / section / blob_key(digest, relative)
+        try:
+            return _read_record(entry / RECORD).get(relative)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def seed_blob(
         self,
@@ -221,11 +253,13 @@ class ArtifactCache:
         source: Path,
         section: str = "blobs",
         expected_md5: str | None = None,
+        known: FileDigest | None = None,
     ) -> None:
         """Put a file this process just wrote into the cache (hard link when possible).
 
         The source becomes read-only too when linked. A source that does not match
-        ``expected_md5`` is not cached.
+        ``expected_md5`` is not cached. ``known``: the source's MD5, used instead of
+        reading the file again while its size and mtime are still the recorded ones.
         """
         if not self.enabled or self.blob_path(digest, path, section) is not None:
             return
@@ -240,7 +274,7 @@ class ArtifactCache:
             return target
 
         with suppress(CacheIntegrityError):
-            self.blob(digest, path, link_or_copy, section, expected_md5)
+            self.blob(digest, path, link_or_copy, section, expected_md5, known)
 
     # --- whole artifacts ---------------------------------------------------------------
 
@@ -267,16 +301,18 @@ class ArtifactCache:
         entry: Path,
         fill: Callable[[Path], None],
         expected_md5: dict[str, str] | None = None,
+        known: dict[str, FileDigest] | None = None,
     ) -> None:
         """Fill ``entry`` in a staging directory, seal its files, rename it into place.
 
-        Files whose MD5 differs from ``expected_md5`` (by relative path) are not published.
+        Files whose MD5 differs from ``expected_md5`` (by relative path) are not published;
+        ``known`` MD5s spare reading files that still have their size and mtime.
         """
         with self._staging() as staging:
             content = staging / CONTENT
             content.mkdir()
             fill(content)
-            records = _seal(content)
+            records = _seal(content, known or {})
             for relative, md5 in (expected_md5 or {}).items():
                 found = records.get(relative)
                 if found is None or found.md5 != md5:
@@ -325,7 +361,7 @@ class ArtifactCache:
                 if md5_b64(Path(file)) != record.md5:
                     self._discard(entry)
                     return False
-                changed[relative] = _FileRecord(record.size, status.st_mtime_ns, record.md5)
+                changed[relative] = FileDigest(record.size, status.st_mtime_ns, record.md5)
             if status.st_mode & _WRITE_BITS:
                 with suppress(OSError):
                     os.chmod(file, READ_ONLY)
@@ -425,8 +461,12 @@ def _placed(produced: Path, target: Path) -> Path:
     return produced
 
 
-def _check_md5(file: Path, expected: str, relative: str) -> None:
-    actual = md5_b64(file)
+def _check_md5(file: Path, expected: str, relative: str, known: FileDigest | None) -> None:
+    status = file.stat()
+    if known is not None and (known.size, known.mtime_ns) == (status.st_size, status.st_mtime_ns):
+        actual = known.md5
+    else:
+        actual = md5_b64(file)
     if actual != expected:
         raise CacheIntegrityError(
             f"downloaded '{relative}' has MD5 {actual}, but W&B's manifest says {expected}"
@@ -448,8 +488,9 @@ def _tree_files(directory: Path) -> set[str]:
     return found
 
 
-def _seal(content: Path) -> dict[str, _FileRecord]:
-    """Make every file under ``content`` read-only and record its size, mtime and MD5."""
+def _seal(content: Path, known: dict[str, FileDigest]) -> dict[str, FileDigest]:
+    """Make every file under ``content`` read-only and record its size, mtime and MD5
+    (the ``known`` one when size and mtime match it, else read from the file)."""
     records = {}
     for relative in sorted(_tree_files(content)):
         file = content / relative
@@ -458,11 +499,17 @@ def _seal(content: Path) -> dict[str, _FileRecord]:
             continue
         file.chmod(READ_ONLY)
         status = file.stat()
-        records[relative] = _FileRecord(status.st_size, status.st_mtime_ns, md5_b64(file))
+        record = known.get(relative)
+        if record is None or (record.size, record.mtime_ns) != (
+            status.st_size,
+            status.st_mtime_ns,
+        ):
+            record = FileDigest(status.st_size, status.st_mtime_ns, md5_b64(file))
+        records[relative] = record
     return records
 
 
-def _write_record(path: Path, records: dict[str, _FileRecord]) -> None:
+def _write_record(path: Path, records: dict[str, FileDigest]) -> None:
     """Write the record atomically (a temporary file renamed over it)."""
     data = {
         "version": 1,
@@ -476,11 +523,11 @@ def _write_record(path: Path, records: dict[str, _FileRecord]) -> None:
     os.replace(temporary, path)
 
 
-def _read_record(path: Path) -> dict[str, _FileRecord]:
+def _read_record(path: Path) -> dict[str, FileDigest]:
     data = json.loads(path.read_text())
     if data.get("version") != 1:
         raise ValueError(f"unknown cache record version in {path}")
     return {
-        str(relative): _FileRecord(int(r["size"]), int(r["mtime_ns"]), str(r["md5"]))
+        str(relative): FileDigest(int(r["size"]), int(r["mtime_ns"]), str(r["md5"]))
         for relative, r in data["files"].items()
     }

@@ -183,7 +183,8 @@ def verify(api: Any, recorded: dict[str, Any], *, download: bool = False) -> Ver
 def _file_problems(artifact: Any, *, download: bool) -> list[str]:
     """Manifest entries W&B does not store (by listing, then by download if asked)."""
     entries = {path: entry for path, entry in artifact.manifest.entries.items() if not entry.ref}
-    listed = {str(f.name): int(f.size) for f in artifact.files(per_page=1000)}
+    files = {str(f.name): f for f in artifact.files(per_page=1000)}
+    listed = {name: int(f.size) for name, f in files.items()}
     problems = []
     for path, entry in sorted(entries.items()):
         if path not in listed:
@@ -193,8 +194,11 @@ def _file_problems(artifact: Any, *, download: bool) -> list[str]:
     if download and not problems:
         with tempfile.TemporaryDirectory(prefix="wandb-check-") as root:
             for path in sorted(entries):
+                # W&B's public ``File.download`` fetches from W&B itself, never from the
+                # SDK's file cache. (An entry's ``download(skip_cache=True)`` would, but the
+                # SDK keeps that destination for every later download of the process.)
                 try:
-                    artifact.get_entry(path).download(root=root, skip_cache=True)
+                    files[path].download(root=root, replace=True).close()
                 except Exception as error:  # the SDK raises several kinds for a failed fetch
                     problems.append(f"'{path}' could not be downloaded: {error!r}")
             if not problems:

@@ -125,10 +125,9 @@ def _cached_entry(
 ) -> Path:
     """One entry, from the cache or downloaded into it, at ``<...>/<entry path>``."""
     path = str(entry.path)
-    digest = str(getattr(entry, "digest", "") or f"{artifact.digest}-{path}")
     try:
         return cache.blob(
-            digest,
+            _entry_digest(artifact, entry),
             path,
             lambda directory: _downloaded(entry, directory, artifact.name, location),
             expected_md5=entry_md5(entry),
@@ -137,6 +136,11 @@ def _cached_entry(
         raise WandbArtifactsIOManagerError(
             f"{location}: W&B artifact '{artifact.name}': {error}; not cached, try again"
         ) from None
+
+
+def _entry_digest(artifact: StoredArtifact, entry: ArtifactEntry) -> str:
+    """The cache key of one entry: its W&B digest, or the artifact's and its path."""
+    return str(getattr(entry, "digest", "") or f"{artifact.digest}-{entry.path}")
 
 
 def _whole(
@@ -160,8 +164,11 @@ def _whole(
         if found is None:
             return _whole_artifact(artifact, cache, location)
         module = found
-        payload = _cached_entry(artifact, cache, artifact.get_entry(module.file_name), location)
-        cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS)
+        entry = artifact.get_entry(module.file_name)
+        payload = _cached_entry(artifact, cache, entry, location)
+        # The same file (a hard link), so the same MD5: no second read of it.
+        known = cache.recorded_digest(_entry_digest(artifact, entry), str(entry.path))
+        cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS, known=known)
     if signing_key:
         try:
             verify_payload(
@@ -199,7 +206,12 @@ def _whole_artifact(artifact: StoredArtifact, cache: ArtifactCache, location: Lo
 def _downloaded(
     source: StoredArtifact | ArtifactEntry, directory: Path, name: str, location: Location
 ) -> Path:
-    """Download a file (an entry) or every file (an artifact) into ``directory``."""
+    """Download a file (an entry) or every file (an artifact) into ``directory``.
+
+    Not with ``skip_cache``: the wandb SDK (0.29-0.31) keeps the destination it was given
+    on its process-wide file cache (``ArtifactFileCache._override_cache_path``) and
+    writes every later download of the process there.
+    """
     try:
         return Path(source.download(root=str(directory)))
     except Exception as error:

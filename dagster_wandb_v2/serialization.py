@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import importlib
 import pickle
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,13 +49,23 @@ class SerializationModule:
         module = self.import_module()
         return str(getattr(module, "__version__", "") or "")
 
-    def dump(self, obj: Any, path: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        """Serialize ``obj`` to ``path``, streaming to disk; returns the W&B metadata to record."""
+    def dump(
+        self,
+        obj: Any,
+        path: Path,
+        parameters: Mapping[str, Any],
+        md5: Any = None,
+    ) -> dict[str, Any]:
+        """Serialize ``obj`` to ``path``, streaming to disk; returns the W&B metadata to record.
+
+        ``md5`` (a ``hashlib.md5()`` object): updated with every byte as it is written, so
+        the file's digest needs no second read (see :class:`HashingWriter`).
+        """
         module = self.import_module()
         kwargs = {"protocol": pickle.HIGHEST_PROTOCOL, **parameters}
         try:
             with path.open("wb") as file:
-                module.dump(obj, file, **kwargs)
+                module.dump(obj, file if md5 is None else HashingWriter(file, md5), **kwargs)
         except Exception as error:
             others = [name for name in MODULES if name != self.name]
             raise WandbSerializationError(
@@ -75,6 +86,46 @@ class SerializationModule:
         module = self.import_module()
         with path.open("rb") as file:
             return module.load(file)
+
+
+_HASH_ON_A_THREAD_FROM = 1 << 20
+
+
+class HashingWriter:
+    """A binary file whose bytes are hashed as they are written (``write``, ``tell``,
+    ``flush``). A large write (a NumPy array's buffer, written whole by pickle protocol 5)
+    is hashed on another thread while it is written: ``hashlib`` and file writes release
+    the GIL, so the two overlap.
+
+    >>> import hashlib, io
+    >>> md5 = hashlib.md5(); _ = HashingWriter(io.BytesIO(), md5).write(b"abc")
+    >>> md5.hexdigest() == hashlib.md5(b"abc").hexdigest()
+    True
+    """
+
+    def __init__(self, file: Any, md5: Any) -> None:
+        self._file = file
+        self._md5 = md5
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        if view.nbytes < _HASH_ON_A_THREAD_FROM:
+            self._md5.update(view)
+            return int(self._file.write(view))
+        hasher = threading.Thread(target=self._md5.update, args=(view,), name="payload-md5")
+        hasher.start()
+        try:
+            return int(self._file.write(view))
+        finally:
+            hasher.join()
+
+    def tell(self) -> int:
+        return int(self._file.tell())
+
+    def flush(self) -> None:
+        self._file.flush()
 
 
 MODULES: dict[str, SerializationModule] = {

@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2._sdk_private import rename_artifact
+from dagster_wandb_v2._sdk_private import add_file_with_digest, rename_artifact
+from dagster_wandb_v2.cache import FileDigest, entry_md5
 from dagster_wandb_v2.config import CONFIG_KEY, WriteSpec
 from dagster_wandb_v2.errors import WandbArtifactsIOManagerError, WandbConfigurationError
 from dagster_wandb_v2.limits import (
@@ -52,6 +55,8 @@ class BuiltArtifact:
     payload: Path | None = None
     payload_name: str | None = None
     warnings: list[str] = field(default_factory=list)
+    payload_digest: FileDigest | None = None
+    """The payload file's MD5 as the SDK computed it (spares the cache hashing it again)."""
 
 
 @dataclass(frozen=True)
@@ -183,16 +188,40 @@ class PythonObjectStrategy:
         serialization = request.spec.serialization
         module = get_module(serialization.module)
         payload = request.staging_dir / module.file_name
+        md5 = hashlib.md5(usedforsecurity=False)
         try:
-            used = module.dump(value, payload, serialization.parameters)
+            used = module.dump(value, payload, serialization.parameters, md5)
         except WandbArtifactsIOManagerError as error:
             raise type(error)(f"{request.location}: {error}") from error.__cause__
         if request.signing_key:
             used[SIGNATURE_METADATA_KEY] = payload_signature(payload, request.signing_key)
         artifact.metadata = {**artifact.metadata, **used}
-        # "immutable": W&B uploads our file in place instead of copying it once more.
-        artifact.add_file(str(payload), name=module.file_name, policy="immutable")
-        return BuiltArtifact(artifact, payload=payload, payload_name=module.file_name)
+        written = FileDigest.of(payload, base64.b64encode(md5.digest()).decode())
+        entry = _add_payload(artifact, payload, module.file_name, written.md5)
+        # The SDK hashed it itself (another algorithm): the cache hashes it too.
+        known = written if entry_md5(entry) == written.md5 else None
+        return BuiltArtifact(
+            artifact, payload=payload, payload_name=module.file_name, payload_digest=known
+        )
+
+
+def _add_payload(artifact: wandb.Artifact, payload: Path, name: str, md5: str) -> Any:
+    """Add the payload file with the MD5 computed while it was written (no second read,
+    nor the SDK's ``mmap`` of the whole file, which counts as resident memory).
+
+    ``add_file`` takes no digest (see :func:`._sdk_private.add_file_with_digest`); an SDK
+    without a way to pass it, or an artifact hashing with another algorithm, gets
+    ``add_file``. ``immutable``:
+    W&B uploads the file in place instead of copying it to its staging directory;
+    ``skip_cache``: wandb-core does not copy and hash it into the SDK's cache after the
+    upload (``core/pkg/artifacts/saver.go`` ``cacheEntry``); the IO manager's cache keeps it.
+    """
+    algorithm = getattr(artifact, "digest_algorithm", None)
+    if algorithm is None or "MD5" in str(algorithm).upper():
+        entry = add_file_with_digest(artifact, name, str(payload), md5)
+        if entry is not None:
+            return entry
+    return artifact.add_file(str(payload), name=name, policy="immutable", skip_cache=True)
 
 
 STRATEGIES: tuple[WriteStrategy, ...] = (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from pathlib import Path
 from typing import Any
 
+import wandb
 from dagster import (
     AssetCheckSeverity,
     AssetIn,
@@ -161,3 +163,33 @@ def test_a_watched_registry_collection_is_reported_checked_and_read(
         [promoted, deployed], resources=local_wandb.resources(), selection=[deployed]
     )
     assert result.output_for_node("deployed") == weights
+
+
+def test_a_downloading_check_leaves_later_downloads_where_they_are_asked(
+    local_wandb: LocalWandbProject, tmp_path: Path
+) -> None:
+    """The check fetches from W&B itself; the SDK's ``skip_cache`` download it used before
+    kept its temporary directory as the destination of every later download."""
+    log_version(local_wandb, tmp_path, "classifier", "weights-1", ["production"])
+    log_version(local_wandb, tmp_path, "other", "other-weights", [])
+    classifier = AssetSpec("classifier").with_io_manager_key(IO)
+    instance = DagsterInstance.ephemeral()
+    tick(
+        build_wandb_artifact_sensor({"classifier:production": classifier}),
+        local_wandb,
+        instance,
+        None,
+    )
+    [evaluation] = _run_checks([classifier], local_wandb, instance, download=True).values()
+    assert evaluation.passed, evaluation.description
+
+    other = local_wandb.api().artifact(local_wandb.path("other:latest"))
+    md5_hex = base64.b64decode(other.manifest.entries["weights.txt"].digest).hex()
+    cached = Path(wandb.env.get_cache_dir()) / "artifacts" / "obj" / "md5" / md5_hex[:2]
+    (cached / md5_hex[2:]).unlink(missing_ok=True)  # logging cached it: fetch it again
+    root = Path(other.download(root=str(tmp_path / "after")))
+    assert (root / "weights.txt").read_text() == "other-weights"
+    # The download went through the SDK's file cache (``<cache dir>/artifacts/obj/md5``),
+    # not to a destination left over from the check: concurrent downloads of the process
+    # would otherwise all write that one path and swap contents.
+    assert (cached / md5_hex[2:]).read_text() == "other-weights"

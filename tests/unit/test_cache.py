@@ -24,6 +24,7 @@ from dagster_wandb_v2.cache import (
     PAYLOADS,
     ArtifactCache,
     CacheIntegrityError,
+    FileDigest,
     blob_key,
     entry_md5,
     safe_key,
@@ -681,6 +682,47 @@ def test_a_seed_not_matching_its_md5_is_not_cached(cache: ArtifactCache, tmp_pat
     source = tmp_path / "written.pickle"
     source.write_bytes(b"changed after hashing")
     cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=md5_of(b"hashed"))
+    assert cache.blob_path(DIGEST, "output.pickle") is None
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files the cache reads whole to hash them."""
+    seen: list[Path] = []
+    original = cache_module.md5_b64
+
+    def counting(path: Path) -> str:
+        seen.append(Path(path))
+        return original(path)
+
+    monkeypatch.setattr(cache_module, "md5_b64", counting)
+    return seen
+
+
+def test_a_seed_with_a_known_md5_is_not_read_again(
+    cache: ArtifactCache, tmp_path: Path, hashed: list[Path]
+) -> None:
+    source = tmp_path / "written.pickle"
+    source.write_bytes(b"payload")
+    known = FileDigest.of(source, md5_of(b"payload"))  # as the SDK's add_file found it
+    cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=known.md5, known=known)
+    cache.seed_blob("artifact-digest", "output.pickle", source, PAYLOADS, known=known)
+    assert hashed == []
+    assert cache.blob_path(DIGEST, "output.pickle") is not None
+    assert cache.blob_path("artifact-digest", "output.pickle", PAYLOADS) is not None
+    assert cache.recorded_digest(DIGEST, "output.pickle") == known
+
+
+def test_a_known_md5_of_a_file_changed_since_is_not_trusted(
+    cache: ArtifactCache, tmp_path: Path, hashed: list[Path]
+) -> None:
+    source = tmp_path / "written.pickle"
+    source.write_bytes(b"hashed")
+    known = FileDigest.of(source, md5_of(b"hashed"))
+    source.write_bytes(b"edited")  # same size, newer mtime
+    os.utime(source, ns=(known.mtime_ns + 10**9, known.mtime_ns + 10**9))
+    cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=known.md5, known=known)
+    assert len(hashed) == 1  # read, found different: not cached
     assert cache.blob_path(DIGEST, "output.pickle") is None
 
 

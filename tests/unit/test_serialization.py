@@ -191,3 +191,20 @@ def test_find_payload_without_a_payload(tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_text("a,b\n")
     (tmp_path / "output.pickle").mkdir()  # a directory is not a payload
     assert find_payload(tmp_path) is None
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.parametrize("size", [100, 3 << 20], ids=["small", "large"])
+def test_the_md5_computed_while_dumping_is_the_files(name: str, size: int, tmp_path: Path) -> None:
+    """Every byte written is hashed once, small writes inline and large buffers (a NumPy
+    array, written whole) on another thread."""
+    import hashlib
+
+    import numpy as np
+
+    value = {"array": np.arange(size // 8, dtype=np.float64), "tail": b"x" * 10}
+    path = tmp_path / MODULES[name].file_name
+    md5 = hashlib.md5()
+    MODULES[name].dump(value, path, {}, md5)
+    assert md5.hexdigest() == hashlib.md5(path.read_bytes()).hexdigest()
+    assert np.array_equal(MODULES[name].load(path)["array"], value["array"])
