@@ -170,8 +170,10 @@ def test_a_downloading_check_leaves_later_downloads_where_they_are_asked(
 ) -> None:
     """The check fetches from W&B itself; the SDK's ``skip_cache`` download it used before
     kept its temporary directory as the destination of every later download."""
-    log_version(local_wandb, tmp_path, "classifier", "weights-1", ["production"])
-    log_version(local_wandb, tmp_path, "other", "other-weights", [])
+    # Contents of their own: another test damages the server's blob of "weights-1".
+    weights, other_weights = f"weights-{uuid.uuid4().hex}", f"other-{uuid.uuid4().hex}"
+    log_version(local_wandb, tmp_path, "classifier", weights, ["production"])
+    log_version(local_wandb, tmp_path, "other", other_weights, [])
     classifier = AssetSpec("classifier").with_io_manager_key(IO)
     instance = DagsterInstance.ephemeral()
     tick(
@@ -188,8 +190,8 @@ def test_a_downloading_check_leaves_later_downloads_where_they_are_asked(
     cached = Path(wandb.env.get_cache_dir()) / "artifacts" / "obj" / "md5" / md5_hex[:2]
     (cached / md5_hex[2:]).unlink(missing_ok=True)  # logging cached it: fetch it again
     root = Path(other.download(root=str(tmp_path / "after")))
-    assert (root / "weights.txt").read_text() == "other-weights"
+    assert (root / "weights.txt").read_text() == other_weights
     # The download went through the SDK's file cache (``<cache dir>/artifacts/obj/md5``),
     # not to a destination left over from the check: concurrent downloads of the process
     # would otherwise all write that one path and swap contents.
-    assert (cached / md5_hex[2:]).read_text() == "other-weights"
+    assert (cached / md5_hex[2:]).read_text() == other_weights
