@@ -228,7 +228,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         partition was written to the draft.
         """
         key = AssetKey.from_user_string(asset_key) if isinstance(asset_key, str) else asset_key
-        location = Location("op", key.to_user_string(), "output", "result")
+        location = Location("op", str(context.op_def.name), "output", "result")  # the caller
         name = asset_artifact_name(key)
         project = self.wandb.resolved_project
         draft_id = recorded_draft_id(context.instance, key, distributed_id, project)
