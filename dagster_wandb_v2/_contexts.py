@@ -207,6 +207,18 @@ def step_key(step_context: StepContext) -> str | None:
         return None
 
 
+def outputs_for_io_manager(context: OutputContext) -> set[str] | None:
+    """The outputs this step hands to the IO manager handling ``context``'s output (those
+    with its ``io_manager_key``, among the step's outputs), ``None`` when unknown."""
+    try:
+        op_def = context.op_def
+        key = op_def.output_def_named(context.name).io_manager_key
+        names = [str(output.name) for output in context.step_context.step.step_outputs]
+        return {name for name in names if op_def.output_def_named(name).io_manager_key == key}
+    except Exception:
+        return None
+
+
 def current_step_key() -> str | None:
     """The key of the step whose code is running in this thread, ``None`` outside a step.
 

@@ -195,6 +195,8 @@ class StepSession:
         """The W&B runs this session uses, by the step each serves alone (``None``: all)."""
         self._logged: dict[str, StoredArtifact] = {}
         """``entity/project/collection`` -> the version this session logged last."""
+        self._handled_outputs: dict[str, set[str]] = {}
+        """``run_per_step``: the outputs of each step handed to this IO manager so far."""
         self._running_step: str | None = None
         """``run_per_step``: the step whose run was used last (the others are finished)."""
         self._write_failed = False
@@ -242,6 +244,21 @@ class StepSession:
         if shared is None:
             shared = self._shared[scope] = _claim(self.run_spec(scope), self.client, scope)
         return shared.current()
+
+    def output_handled(self, context: OutputContext) -> None:
+        """``run_per_step``: finish the step's run once the step handed this IO manager its
+        last output, so the next step's asset code does not find it open (``wandb.log``
+        would reach it). A step that fails later gets its run marked failed at teardown;
+        one that logs after its last output resumes it."""
+        step_key = _contexts.step_key(_contexts.step_context_of(context))
+        shared = self._shared.get(step_key) if self._run_per_step else None
+        if step_key is None or shared is None:
+            return
+        handled = self._handled_outputs.setdefault(step_key, set())
+        handled.add(context.name)
+        expected = _contexts.outputs_for_io_manager(context)
+        if expected is not None and expected <= handled:
+            shared.finish_early(failed=False)
 
     def _finish_other_steps(self, step_context: _contexts.StepContext, step_key: str) -> None:
         """Finish the runs of the steps before ``step_key``: the in-process executor runs

@@ -228,7 +228,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         partition was written to the draft.
         """
         key = AssetKey.from_user_string(asset_key) if isinstance(asset_key, str) else asset_key
-        location = Location("op", key.to_user_string(), "output", "result")
+        location = Location("op", str(context.op_def.name), "output", "result")  # the caller
         name = asset_artifact_name(key)
         project = self.wandb.resolved_project
         draft_id = recorded_draft_id(context.instance, key, distributed_id, project)
@@ -265,6 +265,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         session = self._active_session()
         if spec.distributed or raw_requests_distributed(raw):
             self._handle_distributed(context, obj, raw, spec, location, session)
+            session.output_handled(context)
             return
         if context.has_asset_key:
             base_name = asset_artifact_name(context.asset_key)
@@ -304,6 +305,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                 f"({metadata['wandb_artifact_url'].value})"
             )
         context.add_output_metadata(_contexts.output_metadata(summary))
+        session.output_handled(context)
 
     def _handle_distributed(
         self,

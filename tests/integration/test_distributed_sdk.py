@@ -454,7 +454,7 @@ def test_runs_sharing_a_distributed_id_tag_are_finished_explicitly(
         )
         assert february is not None and february["n"] == 0, "no draft was created"
         failure = str(refused.all_events)
-        assert "asset 'readings' has no draft" in failure
+        assert "op 'finish_readings', output 'result': asset 'readings' has no draft" in failure
         assert "distributed id 'february'" in failure
         finished = run_finish("january")
         assert finished.success

@@ -419,3 +419,43 @@ def test_two_io_managers_on_two_projects_under_the_multiprocess_executor(
     report_writer = api.artifact(local_wandb.path("report:latest")).logged_by()
     assert report_writer.id == f"{report_reader.id}-" + report_writer.id.rsplit("-", 1)[1]
     assert report_reader.state == report_writer.state == "finished"
+
+
+def test_run_per_step_a_step_without_wandb_inputs_never_logs_to_the_previous_steps_run(
+    local_wandb: LocalWandbProject,
+) -> None:
+    """``run_per_step``, in-process: a step's run is finished once its last output is
+    handled, so the next step's asset code does not find it open. ``step_run`` opens the
+    step's own run; a bare ``wandb.log`` fails loudly instead of landing in another run."""
+
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def root_one(context: AssetExecutionContext) -> int:
+        step_run(context).log({"root_one_metric": 1})
+        return 1
+
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def root_two(context: AssetExecutionContext) -> int:
+        step_run(context).log({"root_two_metric": 2})
+        return 2
+
+    @asset(metadata=CONFIG, io_manager_key=IO)
+    def root_three() -> int:
+        wandb.log({"root_three_metric": 3})  # no run of its own is open yet
+        return 3
+
+    resources = local_wandb.resources(run_per_step=True)
+    result = materialize(
+        [root_one, root_two, root_three], resources=resources, raise_on_error=False
+    )
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "root_three"
+    assert "wandb.init()" in str(failure.step_failure_data.error)
+    api = local_wandb.api()
+    for name, metric in (("root_one", "root_one_metric"), ("root_two", "root_two_metric")):
+        run = _run_of(api, local_wandb, f"{name}:latest")
+        assert set(run.summary.keys()) & {
+            "root_one_metric",
+            "root_two_metric",
+            "root_three_metric",
+        } == {metric}
+        assert run.state == "finished"
