@@ -138,6 +138,10 @@ class FileDigest:
         status = os.stat(path)
         return cls(status.st_size, status.st_mtime_ns, md5)
 
+    def describes(self, status: os.stat_result) -> bool:
+        """Whether a file with ``status`` still has the size and mtime recorded here."""
+        return (self.size, self.mtime_ns) == (status.st_size, status.st_mtime_ns)
+
 
 class ArtifactCache:
     """Content-addressed local cache. ``ttl_minutes=0`` disables caching (scratch only)."""
@@ -461,12 +465,13 @@ def _placed(produced: Path, target: Path) -> Path:
     return produced
 
 
+def _md5_of(file: Path, status: os.stat_result, known: FileDigest | None) -> str:
+    """``file``'s MD5: ``known``'s while it still describes the file, else read from it."""
+    return known.md5 if known is not None and known.describes(status) else md5_b64(file)
+
+
 def _check_md5(file: Path, expected: str, relative: str, known: FileDigest | None) -> None:
-    status = file.stat()
-    if known is not None and (known.size, known.mtime_ns) == (status.st_size, status.st_mtime_ns):
-        actual = known.md5
-    else:
-        actual = md5_b64(file)
+    actual = _md5_of(file, file.stat(), known)
     if actual != expected:
         raise CacheIntegrityError(
             f"downloaded '{relative}' has MD5 {actual}, but W&B's manifest says {expected}"
@@ -499,13 +504,8 @@ def _seal(content: Path, known: dict[str, FileDigest]) -> dict[str, FileDigest]:
             continue
         file.chmod(READ_ONLY)
         status = file.stat()
-        record = known.get(relative)
-        if record is None or (record.size, record.mtime_ns) != (
-            status.st_size,
-            status.st_mtime_ns,
-        ):
-            record = FileDigest(status.st_size, status.st_mtime_ns, md5_b64(file))
-        records[relative] = record
+        md5 = _md5_of(file, status, known.get(relative))
+        records[relative] = FileDigest(status.st_size, status.st_mtime_ns, md5)
     return records
 
 
