@@ -13,7 +13,8 @@ Which W&B run a process uses:
 - ``run_per_step=True`` gives each step its own run under the in-process executor too,
   the same ids, names and group as under the multiprocess executor, so W&B's lineage
   graph (``logged_by``/``used_by``) mirrors Dagster's asset lineage whatever the executor.
-  Each step's run is finished at teardown with that step's outcome.
+  A step's run is finished once the step handed over its last output (at the latest when
+  the next step starts), and marked failed at teardown if the step failed.
 
 Sharing the run (the guide's best practice 7):
 

@@ -211,10 +211,10 @@ def _add_payload(artifact: wandb.Artifact, payload: Path, name: str, md5: str) -
 
     ``add_file`` takes no digest (see :func:`._sdk_private.add_file_with_digest`); an SDK
     without a way to pass it, or an artifact hashing with another algorithm, gets
-    ``add_file``. ``immutable``:
-    W&B uploads the file in place instead of copying it to its staging directory;
-    ``skip_cache``: wandb-core does not copy and hash it into the SDK's cache after the
-    upload (``core/pkg/artifacts/saver.go`` ``cacheEntry``); the IO manager's cache keeps it.
+    ``add_file``. ``immutable``: W&B uploads the file in place instead of copying it to
+    its staging directory; ``skip_cache``: wandb-core does not copy and hash it into the
+    SDK's cache after the upload (``core/pkg/artifacts/saver.go`` ``cacheEntry``); the IO
+    manager's cache keeps it.
     """
     algorithm = getattr(artifact, "digest_algorithm", None)
     if algorithm is None or "MD5" in str(algorithm).upper():
