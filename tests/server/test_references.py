@@ -22,6 +22,7 @@ class _ETagFiles(BaseHTTPRequestHandler):
     """Serves ``root`` with an MD5 ``ETag``, like an object store (the SDK checks it)."""
 
     root: Path
+    disable_nagle_algorithm = True  # no ~40 ms wait for a delayed ACK per response
 
     def do_GET(self) -> None:
         path = self.root / self.path.lstrip("/")
