@@ -3,10 +3,11 @@ benchmarks.report bench-results.json`` prints it for the docs)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.workloads import format_value
+from benchmarks.workloads import check, format_value
 
 COLUMNS = ("workload", "measure", "reference", "ours", "ratio", "target", "status")
 
@@ -15,11 +16,25 @@ def _status(met: bool | None) -> str:
     return "-" if met is None else ("met" if met else "MISSED")
 
 
+def _digits(value: float, target: str, met: bool | None) -> str:
+    """``value`` with two decimals, or as many more (up to 4) as it takes for the shown
+    number to read as the status does: 1.004 against "<= 1.0" shows 1.004, not 1.00."""
+    found = re.match(r"\s*(<=|>=|<)\s*([0-9.]+)", target or "")
+    for digits in (2, 3, 4):
+        shown = f"{value:.{digits}f}"
+        if found is None or met is None:
+            return shown
+        if check(float(shown), found.group(1), float(found.group(2))) == met:
+            return shown
+    return shown
+
+
 def _ratio(row: dict[str, Any]) -> str:
     value = row["ratio"]
     if value is None:
         return "-"
-    return f"{value:.2f}x ({row['ratio_meaning']})" if row["ratio_meaning"] else f"{value:.2f}x"
+    shown = f"{_digits(value, str(row['target'] or ''), row['met'])}x"
+    return f"{shown} ({row['ratio_meaning']})" if row["ratio_meaning"] else shown
 
 
 def table_rows(workloads: Sequence[dict[str, Any]]) -> list[tuple[str, ...]]:
