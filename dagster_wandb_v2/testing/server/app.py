@@ -25,6 +25,7 @@ import hmac
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -601,6 +602,15 @@ class LocalHTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that reset or dropped its connection is logged at debug level, as an
+        HTTP server does; anything else keeps socketserver's traceback on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %r", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
 
 def _refuse_busy(sock: socket.socket, limit: int) -> None:

@@ -1,4 +1,5 @@
-"""Requests on a kept-alive connection answer at once, as W&B's servers do.
+"""Connections as W&B's servers handle them: requests on a kept-alive one answer at once,
+a client resetting one is no error.
 
 Without ``TCP_NODELAY`` a response's body (a second small write after its headers) is held
 back until the client acknowledges the headers, and Linux delays that ACK by at least
@@ -9,9 +10,13 @@ as on its uploads (a 100 ms round trip became ~145 ms in the chain benchmark).
 import base64
 import http.client
 import json
+import socket
 import statistics
+import struct
 import time
 from pathlib import Path
+
+import pytest
 
 from dagster_wandb_v2.testing.server import LocalWandbServer
 
@@ -59,3 +64,21 @@ def test_a_record_says_when_its_request_arrived(tmp_path: Path) -> None:
     assert len(arrivals) == 3
     assert arrivals == sorted(arrivals)
     assert before <= arrivals[0] and arrivals[-1] <= after
+
+
+def test_a_client_resetting_its_connection_prints_no_traceback(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with LocalWandbServer(data_dir=tmp_path) as server:
+        before = server.connections_opened
+        client = socket.create_connection(("127.0.0.1", server.port))
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers unfinished
+        deadline = time.monotonic() + 10
+        while server.connections_opened == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the server is reading the headers
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # an RST, as from a client that died
+        time.sleep(0.2)
+        _round_trips(server, 1)  # still serving
+    assert "Traceback" not in capfd.readouterr().err
