@@ -57,6 +57,8 @@ def test_quick_benchmarks_of_ours(tmp_path: Path) -> None:
     assert meta["measured"] == ["ours"]
     assert "dagster-wandb-v2" in meta["versions"]["ours"]
     assert [workload["id"] for workload in results["workloads"]] == list(WORKLOAD_IDS)
+    (fan_in,) = [workload for workload in results["workloads"] if workload["id"] == "P4"]
+    assert "ours_load_20ms" in fan_in["metrics"]  # read again with latency, as W&B is remote
 
     for workload in results["workloads"]:
         assert workload["title"] and workload["rows"] and workload["metrics"]
