@@ -40,6 +40,20 @@ def _config(**config: Any) -> dict[str, Any]:
     return {"wandb_artifact_configuration": config}
 
 
+UNPICKLED: list[str] = []
+
+
+class Witness:
+    """Records in :data:`UNPICKLED` that it was unpickled (in this process: the steps run
+    in-process)."""
+
+    def __init__(self) -> None:
+        self.name = "witness"  # a state, so that unpickling calls __setstate__
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        UNPICKLED.append(state["name"])
+
+
 def _value() -> dict[str, Any]:
     """About 6 MiB (several 4 MiB chunks) of this test's own bytes (the server
     deduplicates blobs by digest across projects), with a NumPy array as P3 has."""
@@ -49,6 +63,10 @@ def _value() -> dict[str, Any]:
         "blob": uuid.uuid4().bytes * (64 << 10),
         "name": f"value-{seed}",
     }
+
+
+def _value_of(value: dict[str, Any]) -> dict[str, Any]:
+    return {key: item for key, item in value.items() if key != "witness"}
 
 
 def _equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -172,9 +190,15 @@ def test_a_damaged_stored_payload_is_refused_not_cached_and_read_after_repair(
 def test_a_signed_large_payload_is_verified_before_it_is_unpickled(
     local_wandb: LocalWandbProject, tmp_path: Path
 ) -> None:
-    value = _value()
-    big, same = _assets(value)
+    value = {**_value(), "witness": Witness()}
+    big, _ = _assets(value)
+
+    @asset(ins={"big": AssetIn(input_manager_key=IO)})
+    def same(big: dict[str, Any]) -> bool:
+        return _equal(_value_of(big), _value_of(value))
+
     assert materialize([big], resources=local_wandb.resources(signing_key=KEY)).success
+    UNPICKLED.clear()
     unsigned = _value()
 
     def reader(name: str, key: str) -> dict[str, Any]:
@@ -184,8 +208,10 @@ def test_a_signed_large_payload_is_verified_before_it_is_unpickled(
 
     with pytest.raises(WandbSerializationError, match="signature mismatch"):
         materialize([big, same], resources=reader("wrong", "another-key"), selection=[same])
+    assert UNPICKLED == []  # refused before anything was unpickled
     result = materialize([big, same], resources=reader("right", KEY), selection=[same])
     assert result.output_for_node("same") is True
+    assert UNPICKLED == ["witness"]
     assert _sdk_copies(_payload_size(tmp_path / "right")) == []
 
     # An unsigned payload (written without a key) is refused by a reader with one.
