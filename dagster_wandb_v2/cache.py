@@ -143,6 +143,19 @@ class FileDigest:
         return (self.size, self.mtime_ns) == (status.st_size, status.st_mtime_ns)
 
 
+@dataclass(frozen=True)
+class HashedFile:
+    """A file a fill wrote and hashed on the way (W&B's base64 MD5 of its bytes): the
+    cache takes ``md5`` instead of reading the file again.
+
+    >>> HashedFile(Path("output.pickle"), "1B2M2Y8AsgTpgAmY7PhCfg==").md5
+    '1B2M2Y8AsgTpgAmY7PhCfg=='
+    """
+
+    path: Path
+    md5: str
+
+
 class ArtifactCache:
     """Content-addressed local cache. ``ttl_minutes=0`` disables caching (scratch only)."""
 
@@ -206,7 +219,7 @@ class ArtifactCache:
         self,
         digest: str,
         path: str,
-        fill: Callable[[Path], Path],
+        fill: Callable[[Path], Path | HashedFile],
         section: str = "blobs",
         expected_md5: str | None = None,
         known: FileDigest | None = None,
@@ -218,7 +231,8 @@ class ArtifactCache:
         there. With ``expected_md5`` (W&B's base64 MD5), content that does not match raises
         :class:`CacheIntegrityError` and is not cached. ``known``: the MD5 of what ``fill``
         places, trusted while the placed file keeps its size and mtime (a hard link of a
-        file whose MD5 was just computed); otherwise the file is hashed.
+        file whose MD5 was just computed); otherwise the file is hashed. A ``fill`` that
+        hashed the file while writing it returns a :class:`HashedFile`: its MD5 is used.
         """
         relative = _relative(path)
         cached = self.blob_path(digest, relative, section)
@@ -226,18 +240,21 @@ class ArtifactCache:
             return cached
         if not self.enabled:
             directory = self.scratch_dir()
-            produced = _placed(fill(directory), directory / relative)
+            produced, produced_md5 = _placed_file(fill(directory), directory / relative, known)
             if expected_md5 is not None:
-                _check_md5(produced, expected_md5, relative, known)
+                _check_md5(produced, expected_md5, relative, produced_md5)
             return produced
         entry = self._section(section) / blob_key(digest, relative)
+        knowns = {} if known is None else {relative: known}
 
         def fill_content(content: Path) -> None:
-            _placed(fill(content), content / relative)
+            _, produced_md5 = _placed_file(fill(content), content / relative, known)
+            if produced_md5 is not None:
+                knowns[relative] = produced_md5
 
         expected = None if expected_md5 is None else {relative: expected_md5}
 
-        self._fill(entry, fill_content, expected, None if known is None else {relative: known})
+        self._fill(entry, fill_content, expected, knowns)
         return entry / CONTENT / relative
 
     def recorded_digest(self, digest: str, path: str, section: str = "blobs") -> FileDigest | None:
@@ -463,6 +480,17 @@ def _placed(produced: Path, target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         produced = produced.rename(target)
     return produced
+
+
+def _placed_file(
+    produced: Path | HashedFile, target: Path, known: FileDigest | None
+) -> tuple[Path, FileDigest | None]:
+    """What a fill produced, moved to ``target``, and its MD5 when known: a
+    :class:`HashedFile`'s (for the file as it is now), else ``known``."""
+    if isinstance(produced, HashedFile):
+        placed = _placed(produced.path, target)
+        return placed, FileDigest.of(placed, produced.md5)
+    return _placed(produced, target), known
 
 
 def _md5_of(file: Path, status: os.stat_result, known: FileDigest | None) -> str:

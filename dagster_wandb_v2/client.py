@@ -100,8 +100,23 @@ class ArtifactEntry(Protocol):
 
     @property
     def path(self) -> str: ...
+    @property
+    def size(self) -> int | None:
+        """Bytes of the stored file (``None`` when W&B does not say, e.g. references)."""
+        ...
 
     def download(self, root: str | None = None) -> str: ...
+
+
+class EntryStream(Protocol):
+    """The bytes of one stored file as they arrive (an HTTP response body, an open file).
+
+    ``read(size)`` returns at most ``size`` bytes, fewer only at the end, ``b""`` after it;
+    it raises ``OSError`` (or the HTTP library's error) when the transfer fails midway.
+    """
+
+    def read(self, size: int) -> bytes: ...
+    def close(self) -> None: ...
 
 
 class StoredArtifact(Protocol):
@@ -149,6 +164,16 @@ class ArtifactReader(Protocol):
         """
         ...
 
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        """The stored bytes of ``artifact``'s file ``path`` as one stream, unchecked (the
+        caller compares them with the entry's MD5). W&B: the file's ``directUrl``
+        (``Artifact.files``), fetched with one HTTP ``GET``.
+
+        Raises ``KeyError`` if the artifact has no stored file ``path``, ``OSError`` if
+        W&B does not serve it (an HTTP error status, an unreachable host).
+        """
+        ...
+
 
 class WandbRun(Protocol):
     """An open W&B run; every artifact the IO manager logs or uses goes through it."""
@@ -191,6 +216,16 @@ class WandbRun(Protocol):
 
         W&B's ``Run.use_artifact`` with the logged ``wandb.Artifact`` instead of its name:
         the same lineage, one lookup by name fewer.
+        """
+        ...
+
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        """The stored bytes of ``artifact``'s file ``path`` as one stream, unchecked (the
+        caller compares them with the entry's MD5). W&B: the file's ``directUrl``
+        (``Artifact.files``), fetched with one HTTP ``GET``.
+
+        Raises ``KeyError`` if the artifact has no stored file ``path``, ``OSError`` if
+        W&B does not serve it (an HTTP error status, an unreachable host).
         """
         ...
 
@@ -395,6 +430,42 @@ class SdkWandbClient:
 
                 self._downloads = urllib3.PoolManager(retries=urllib3.Retry(total=3))
             return self._downloads
+
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        """The stored file ``path`` of a logged ``artifact`` as one streamed HTTP ``GET``
+        of its ``directUrl`` (W&B's public ``Artifact.files(names=[path])``: one GraphQL
+        query), through :meth:`downloads`. The API key goes along only to this client's
+        own W&B host (a file served by W&B itself), never to a storage bucket's signed URL.
+
+        Raises ``KeyError`` if W&B lists no such file, ``OSError`` on an HTTP error status.
+        """
+        import urllib3
+
+        files = cast(Any, artifact).files(names=[path], per_page=1)
+        found = next((file for file in files if str(file.name) == path), None)
+        url = str(getattr(found, "direct_url", "") or "") if found is not None else ""
+        if not url:
+            raise KeyError(path)
+        headers = {"Accept-Encoding": "identity"}
+        if _same_origin(url, self._host):
+            headers.update(urllib3.make_headers(basic_auth=f"api:{self._api_key}"))
+        read_timeout = float(self._retry.timeout_seconds or _ENTRY_READ_TIMEOUT_SECONDS)
+        response = self.downloads().request(
+            "GET",
+            url,
+            headers=headers,
+            preload_content=False,
+            decode_content=False,
+            timeout=urllib3.Timeout(connect=_ENTRY_CONNECT_TIMEOUT_SECONDS, read=read_timeout),
+        )
+        if response.status != 200:
+            response.close()
+            response.release_conn()
+            raise OSError(
+                f"W&B answered HTTP {response.status} to the download of '{path}' of "
+                f"artifact '{artifact.name}'"
+            )
+        return _ResponseStream(response)
 
     def artifacts_api(self) -> WandbArtifactsApi:
         try:
@@ -674,6 +745,47 @@ def _key_fails_verification(api_key: str, host: str, retry: RetryPolicy) -> bool
     return False
 
 
+_ENTRY_CONNECT_TIMEOUT_SECONDS = 30.0
+_ENTRY_READ_TIMEOUT_SECONDS = 120.0
+"""How long a streamed entry download waits for the next bytes before it fails."""
+
+
+def _same_origin(url: str, host: str) -> bool:
+    """Whether ``url`` is served by the W&B host ``host`` (scheme, host and port).
+
+    >>> _same_origin("http://127.0.0.1:8080/blobs/ab?sig=1", "http://127.0.0.1:8080")
+    True
+    >>> _same_origin("https://bucket.s3.amazonaws.com/x", "https://api.wandb.ai")
+    False
+    """
+    import urllib3
+
+    a, b = urllib3.util.parse_url(url), urllib3.util.parse_url(host)
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+class _ResponseStream:
+    """:class:`EntryStream` over a streamed ``urllib3`` response: raw bytes (decoded only
+    if the server encoded them anyway); its connection goes back to the pool when read to
+    the end, and is closed otherwise."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+        encoding = str(response.headers.get("Content-Encoding", "identity")).lower()
+        self._decode = encoding not in ("", "identity")
+        self._ended = False
+
+    def read(self, size: int) -> bytes:
+        data = self._response.read(size, decode_content=self._decode)
+        self._ended = self._ended or not data
+        return data
+
+    def close(self) -> None:
+        if not self._ended:
+            self._response.close()  # unread bytes: the connection cannot serve another
+        self._response.release_conn()
+
+
 class _ApiReader:
     """:class:`ArtifactReader` over ``wandb.Api``: looks artifacts up, records no lineage."""
 
@@ -690,6 +802,9 @@ class _ApiReader:
             if _exists(self._api, qualified_name) is False:
                 raise WandbArtifactNotFoundError(qualified_name) from error
             raise self._client._explained(error) from error
+
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        return self._client.open_entry(artifact, path)
 
 
 def _exists(api: wandb.Api, qualified_name: str) -> bool | None:
@@ -780,6 +895,9 @@ class _SdkRun:
 
     def use_logged_artifact(self, artifact: StoredArtifact) -> StoredArtifact:
         return cast(StoredArtifact, self._run.use_artifact(cast(Any, artifact)))
+
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        return self._client.open_entry(artifact, path)
 
     def _exists(self, qualified_name: str) -> bool | None:
         try:

@@ -142,6 +142,13 @@ class WandbIOManagerSettings(Model, Resolvable):
         PositiveInt | None,
         _doc("How many partitions of one input are looked up and downloaded at once."),
     ] = Field(default=None)
+    stream_files_from_bytes: Annotated[
+        NonNegativeInt | None,
+        _doc(
+            "Files read of at least this many bytes are downloaded as one streamed request, "
+            "hashed and (unsigned payloads) unpickled while they arrive (default 32 MiB)."
+        ),
+    ] = Field(default=None)
     signing_key_env_var: Annotated[
         str | None,
         _doc(
@@ -167,6 +174,7 @@ class WandbIOManagerSettings(Model, Resolvable):
                 "run_tags",
                 "run_per_step",
                 "max_concurrent_reads",
+                "stream_files_from_bytes",
             )
             if getattr(self, name) is not None
         }

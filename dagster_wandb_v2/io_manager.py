@@ -91,6 +91,7 @@ from dagster_wandb_v2.naming import (
 from dagster_wandb_v2.read import read_artifact
 from dagster_wandb_v2.read_path import ReadPath
 from dagster_wandb_v2.resource import WandbResource
+from dagster_wandb_v2.streamed_read import STREAMED_READ_MIN_BYTES
 from dagster_wandb_v2.write import WriteRequest, build_artifact
 
 DEFAULT_CACHE_DURATION_IN_MINUTES = 60 * 24 * 30
@@ -143,6 +144,16 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         default=8,
         ge=1,
         description="How many partitions of one input are looked up and downloaded at once.",
+    )
+    stream_files_from_bytes: int = Field(
+        default=STREAMED_READ_MIN_BYTES,
+        ge=0,
+        description=(
+            "Files read from an artifact (a serialized payload, a get_path file) of at "
+            "least this many bytes are downloaded as one streamed request, written, hashed "
+            "against W&B's MD5 and (unsigned payloads) unpickled while they arrive; "
+            "smaller ones through the wandb SDK's entry download."
+        ),
     )
 
     _session: StepSession | None = PrivateAttr(default=None)
@@ -418,7 +429,14 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
             use_logged = self._use_logged(run, where, read_spec.qualifier)
             try:
                 return read_artifact(
-                    run, cache, qualified_name, read_spec, location, self.signing_key, use_logged
+                    run,
+                    cache,
+                    qualified_name,
+                    read_spec,
+                    location,
+                    self.signing_key,
+                    use_logged,
+                    stream_from_bytes=self.stream_files_from_bytes,
                 )
             except WandbArtifactNotFoundError:
                 detail = _missing_artifact_hint(asset, where, path, read_spec, partition_key)

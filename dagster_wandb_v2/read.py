@@ -20,11 +20,18 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from dagster_wandb_v2._location import Location
-from dagster_wandb_v2.cache import PAYLOADS, ArtifactCache, CacheIntegrityError, entry_md5
+from dagster_wandb_v2.cache import (
+    PAYLOADS,
+    ArtifactCache,
+    CacheIntegrityError,
+    HashedFile,
+    entry_md5,
+)
 from dagster_wandb_v2.client import (
     ArtifactEntry,
     ArtifactReader,
@@ -38,6 +45,21 @@ from dagster_wandb_v2.errors import (
     WandbSerializationError,
 )
 from dagster_wandb_v2.serialization import MODULES, SIGNATURE_METADATA_KEY, verify_payload
+from dagster_wandb_v2.streamed_read import STREAMED_READ_MIN_BYTES, Received, receive
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """Which entries are received as one stream through ``reader.open_entry`` (written,
+    hashed and, for payloads, unpickled while they arrive; see :mod:`.streamed_read`):
+    those with an MD5 and at least ``from_bytes`` bytes. Smaller ones go through the
+    SDK's ``entry.download``, which costs no extra request."""
+
+    reader: ArtifactReader
+    from_bytes: int = STREAMED_READ_MIN_BYTES
+
+    def applies_to(self, entry: ArtifactEntry) -> bool:
+        return entry_md5(entry) is not None and (entry.size or 0) >= self.from_bytes
 
 
 def read_artifact(
@@ -48,13 +70,16 @@ def read_artifact(
     location: Location,
     signing_key: str | None = None,
     use_logged: Callable[[], StoredArtifact] | None = None,
+    stream_from_bytes: int = STREAMED_READ_MIN_BYTES,
 ) -> Any:
     """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for.
 
     ``run`` is the step's W&B run (W&B records it as a user of the artifact), or a reader
     without a run for values loaded outside a step. ``use_logged``: when the version
     ``qualified_name`` names was logged earlier in this process, records its use without
-    a lookup by name (:meth:`WandbRun.use_logged_artifact`).
+    a lookup by name (:meth:`WandbRun.use_logged_artifact`). Files (a payload, a
+    ``get_path`` file) from ``stream_from_bytes`` bytes are received as one stream
+    (:class:`Streaming`).
 
     With ``signing_key``, a serialized payload is unpickled only if its signature matches.
     """
@@ -66,11 +91,12 @@ def read_artifact(
         raise WandbArtifactsIOManagerError(
             f"{location}: could not read W&B artifact '{qualified_name}' (use_artifact): {error}"
         ) from error
+    streaming = Streaming(run, stream_from_bytes)
     if spec.get is not None:
         return _get_object(artifact, spec.get, location, cache)
     if spec.get_path is not None:
-        return str(_get_file(artifact, cache, spec.get_path, location))
-    return _whole(artifact, cache, signing_key, location)
+        return str(_get_file(artifact, cache, spec.get_path, location, streaming))
+    return _whole(artifact, cache, signing_key, location, streaming)
 
 
 def _get_object(
@@ -108,8 +134,13 @@ def _sdk_downloads_in(directory: Path) -> Iterator[None]:
 
 
 def _get_file(
-    artifact: StoredArtifact, cache: ArtifactCache, path: str, location: Location
+    artifact: StoredArtifact,
+    cache: ArtifactCache,
+    path: str,
+    location: Location,
+    streaming: Streaming | None = None,
 ) -> Path:
+    _manifest_entries(artifact, location)  # fetched here, so that its failures say so
     try:
         entry = artifact.get_entry(path)
     except KeyError:
@@ -117,25 +148,75 @@ def _get_file(
             f"{location}: {CONFIG_KEY}.get_path: no file '{path}' in artifact "
             f"'{artifact.name}'. {_contents_hint(artifact, path, 'get_path')}"
         ) from None
-    return _cached_entry(artifact, cache, entry, location)
+    return _cached_entry(artifact, cache, entry, location, streaming)
+
+
+def _manifest_entries(artifact: StoredArtifact, location: Location) -> dict[str, Any]:
+    """The entries of ``artifact``'s manifest, which the SDK fetches on first use (a query
+    and a download); a failure raises :class:`WandbArtifactsIOManagerError` naming both."""
+    try:
+        return dict(artifact.manifest.entries)
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not read the manifest of W&B artifact '{artifact.name}': {error}"
+        ) from error
 
 
 def _cached_entry(
-    artifact: StoredArtifact, cache: ArtifactCache, entry: ArtifactEntry, location: Location
+    artifact: StoredArtifact,
+    cache: ArtifactCache,
+    entry: ArtifactEntry,
+    location: Location,
+    streaming: Streaming | None = None,
 ) -> Path:
     """One entry, from the cache or downloaded into it, at ``<...>/<entry path>``."""
+    return _cached_and_loaded(artifact, cache, entry, location, streaming)[0]
+
+
+def _cached_and_loaded(
+    artifact: StoredArtifact,
+    cache: ArtifactCache,
+    entry: ArtifactEntry,
+    location: Location,
+    streaming: Streaming | None,
+    load: Callable[[Any], Any] | None = None,
+) -> tuple[Path, Received | None]:
+    """:func:`_cached_entry`, and with ``load``, what it returned for the bytes received
+    when the entry was streamed into the cache (``None``: a hit or a download by the SDK;
+    load the cached file). The value is returned only once the MD5 matched W&B's."""
     path = str(entry.path)
+    received: list[Received] = []
+
+    def stream_into(directory: Path) -> HashedFile:
+        assert streaming is not None
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = receive(streaming.reader.open_entry(artifact, path), target, load)
+        except Exception as error:
+            raise WandbArtifactsIOManagerError(
+                f"{location}: could not download '{path}' of W&B artifact '{artifact.name}' "
+                f"(streamed GET): {error}; nothing was cached, try again"
+            ) from error
+        received.append(result)
+        return HashedFile(target, result.md5)
+
+    def download_into(directory: Path) -> Path:
+        return _downloaded(entry, directory, artifact.name, location)
+
+    streamed = streaming is not None and streaming.applies_to(entry)
     try:
-        return cache.blob(
+        cached = cache.blob(
             _entry_digest(artifact, entry),
             path,
-            lambda directory: _downloaded(entry, directory, artifact.name, location),
+            stream_into if streamed else download_into,
             expected_md5=entry_md5(entry),
         )
     except CacheIntegrityError as error:
         raise WandbArtifactsIOManagerError(
             f"{location}: W&B artifact '{artifact.name}': {error}; not cached, try again"
         ) from None
+    return cached, received[0] if received else None
 
 
 def _entry_digest(artifact: StoredArtifact, entry: ArtifactEntry) -> str:
@@ -144,7 +225,11 @@ def _entry_digest(artifact: StoredArtifact, entry: ArtifactEntry) -> str:
 
 
 def _whole(
-    artifact: StoredArtifact, cache: ArtifactCache, signing_key: str | None, location: Location
+    artifact: StoredArtifact,
+    cache: ArtifactCache,
+    signing_key: str | None,
+    location: Location,
+    streaming: Streaming | None = None,
 ) -> Any:
     # A payload already cached under the artifact's digest needs no manifest (whose fetch
     # is a query and a download): a re-read, or a read where the artifact was written.
@@ -159,16 +244,23 @@ def _whole(
     if cached is not None:
         module, payload = cached
     else:
-        entries = artifact.manifest.entries
+        entries = _manifest_entries(artifact, location)
         found = next((m for m in MODULES.values() if m.file_name in entries), None)
         if found is None:
             return _whole_artifact(artifact, cache, location)
         module = found
         entry = artifact.get_entry(module.file_name)
-        payload = _cached_entry(artifact, cache, entry, location)
+        # Unpickled while it arrives, unless it must be verified first (a signing key) or
+        # its loader needs a file it can seek in.
+        load = module.load_file if module.loads_from_stream and not signing_key else None
+        payload, received = _cached_and_loaded(artifact, cache, entry, location, streaming, load)
         # The same file (a hard link), so the same MD5: no second read of it.
         known = cache.recorded_digest(_entry_digest(artifact, entry), str(entry.path))
         cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS, known=known)
+        if received is not None and load is not None:  # the MD5 matched W&B's
+            if received.load_error is not None:
+                raise received.load_error
+            return received.value
     if signing_key:
         try:
             verify_payload(

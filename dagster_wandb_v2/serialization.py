@@ -83,9 +83,18 @@ class SerializationModule:
         return metadata
 
     def load(self, path: Path) -> Any:
-        module = self.import_module()
         with path.open("rb") as file:
-            return module.load(file)
+            return self.load_file(file)
+
+    def load_file(self, file: Any) -> Any:
+        """The object serialized in the binary file ``file`` (read from where it stands)."""
+        return self.import_module().load(file)
+
+    @property
+    def loads_from_stream(self) -> bool:
+        """Whether ``load_file`` takes a file it cannot seek in (read as it arrives):
+        pickle, dill and cloudpickle read forward only; joblib seeks to find its format."""
+        return self.name != "joblib"
 
 
 _HASH_ON_A_THREAD_FROM = 1 << 20

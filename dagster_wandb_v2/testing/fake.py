@@ -44,6 +44,7 @@ from wandb.errors import CommError, UsageError
 from dagster_wandb_v2.client import (
     ArtifactReader,
     ArtifactVersion,
+    EntryStream,
     RunSpec,
     StoredArtifact,
     WandbArtifactsApi,
@@ -351,6 +352,9 @@ class FakeRun:
             if artifact not in self.used:
                 self.used.append(artifact)
         return artifact
+
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        return self._backend.open_entry(artifact, path)
 
     def link_artifact(
         self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
@@ -694,6 +698,16 @@ class FakeWandb:
             )
             return draft.committed
 
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        """The stored file ``path`` of a version, opened for reading (W&B: one streamed
+        ``GET`` of its ``directUrl``); ``KeyError`` if the version stores no such file."""
+        entry = artifact.manifest.entries.get(path) if isinstance(artifact, FakeArtifact) else None
+        if entry is None or entry.stored_file is None:
+            raise KeyError(path)
+        stream: EntryStream = Path(entry.stored_file).open("rb")  # noqa: SIM115 (the caller closes it)
+        self.downloaded_bytes += entry.size
+        return stream
+
     def artifact_exists(self, name: str) -> bool:
         try:
             self.artifact(name)
@@ -919,6 +933,9 @@ class _FakeReader:
 
     def use_artifact(self, qualified_name: str) -> StoredArtifact:
         return self.backend.artifact(qualified_name)
+
+    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
+        return self.backend.open_entry(artifact, path)
 
 
 class FakeWandbResource(WandbResource):

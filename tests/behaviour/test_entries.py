@@ -23,6 +23,29 @@ def test_get_entry_of_a_file_in_a_folder(backend: Backend, run: WandbRun, tmp_pa
     assert not (tmp_path / "one" / "README.md").exists()
 
 
+def _read_all(stream: Any) -> bytes:
+    try:
+        parts = []
+        while part := stream.read(3):  # small reads: the stream keeps its place
+            parts.append(part)
+        return b"".join(parts)
+    finally:
+        stream.close()
+
+
+def test_open_entry_streams_a_stored_file(backend: Backend, run: WandbRun) -> None:
+    """What a large file is read through (one ``GET`` of its ``directUrl`` on W&B), with
+    the step's run or without one; a path the version does not store is a ``KeyError``."""
+    log(run, backend.draft("ds", "x,y\n1,2\n", **{"README.md": "r"}))
+    used = run.use_artifact(backend.path("ds:latest"))
+    assert _read_all(run.open_entry(used, "data/train.csv")) == b"x,y\n1,2\n"
+    reader = backend.client.artifact_reader(backend.entity, backend.project)
+    looked_up = reader.use_artifact(backend.path("ds:v0"))
+    assert _read_all(reader.open_entry(looked_up, "README.md")) == b"r"
+    with pytest.raises(KeyError):
+        run.open_entry(used, "data/missing.csv")
+
+
 def test_download_keeps_folders_and_verify_accepts_it(
     backend: Backend, run: WandbRun, tmp_path: Path
 ) -> None:

@@ -25,6 +25,7 @@ from dagster_wandb_v2.cache import (
     ArtifactCache,
     CacheIntegrityError,
     FileDigest,
+    HashedFile,
     blob_key,
     entry_md5,
     safe_key,
@@ -821,3 +822,42 @@ def test_a_cached_file_replaced_by_a_symlink_is_filled_again(
     assert not again.is_symlink()
     assert again.read_bytes() == b"rows"
     assert len(calls) == 2
+
+
+def _hashed_fill(content: bytes, md5: str) -> Callable[[Path], HashedFile]:
+    """A fill that hashed what it wrote on the way (a streamed download), claiming ``md5``."""
+
+    def fill(directory: Path) -> HashedFile:
+        target = directory / "elsewhere.part"
+        target.write_bytes(content)
+        return HashedFile(target, md5)
+
+    return fill
+
+
+@pytest.mark.parametrize("ttl", [TTL_MINUTES, 0])
+def test_a_fill_that_hashed_its_file_is_not_read_again(
+    tmp_path: Path, hashed: list[Path], ttl: int
+) -> None:
+    cache = ArtifactCache(tmp_path / "cache", ttl_minutes=ttl)
+    md5 = md5_of(b"streamed")
+    fill = _hashed_fill(b"streamed", md5)
+    path = cache.blob(DIGEST, "data/output.pickle", fill, expected_md5=md5)
+    assert path.name == "output.pickle" and path.read_bytes() == b"streamed"
+    assert hashed == []
+    if ttl:
+        assert cache.recorded_digest(DIGEST, "data/output.pickle") == FileDigest.of(path, md5)
+
+
+@pytest.mark.parametrize("ttl", [TTL_MINUTES, 0])
+def test_a_fill_that_hashed_other_bytes_than_w_and_b_has_is_refused(
+    tmp_path: Path, hashed: list[Path], ttl: int
+) -> None:
+    cache = ArtifactCache(tmp_path / "cache", ttl_minutes=ttl)
+    fill = _hashed_fill(b"damaged", md5_of(b"damaged"))
+    with pytest.raises(CacheIntegrityError, match="W&B's manifest says"):
+        cache.blob(DIGEST, "output.pickle", fill, expected_md5=md5_of(b"logged"))
+    assert hashed == []
+    assert cache.blob_path(DIGEST, "output.pickle") is None
+    assert not blob_entry(cache).exists()
+    assert [name for name in tmp_leftovers(cache) if not name.startswith("scratch-")] == []

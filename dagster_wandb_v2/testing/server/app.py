@@ -252,6 +252,7 @@ class Handler(BaseHTTPRequestHandler):
         self._status = 0
         self._body_done = not self._body_announced()
         self._operation: str | None = None
+        self._cut_download = False
         split = urlsplit(self.path)
         path, query = split.path, split.query
         route = _route_kind(self.command, path)
@@ -328,6 +329,9 @@ class Handler(BaseHTTPRequestHandler):
         if action.delay_s > 0:
             time.sleep(action.delay_s)
         if action.drop:
+            if route == "download":  # cut mid-body: :meth:`_download` sends half of it
+                self._cut_download = True
+                return False
             if route == "upload":
                 announced = content_length(self.headers) if not is_chunked(self.headers) else None
                 self._drain(limit=max(1, (announced or 2) // 2))
@@ -444,8 +448,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and end > start:
+            count = end - start
+            if self._cut_download:  # a dropped connection, mid-body
+                count = max(1, count // 2)
             with file_path.open("rb") as f:
-                self.connection.sendfile(f, offset=start, count=end - start)
+                self.connection.sendfile(f, offset=start, count=count)
+            if count < end - start:
+                raise _Dropped
 
     def _faults(self, body: bytes) -> None:
         faults = self.state.faults

@@ -10,6 +10,7 @@ Example::
     server.faults.fail_next("CommitArtifact", times=2, status=503)
     server.faults.delay("upload", seconds=0.5)
     server.faults.drop_next("upload")       # close the connection mid-body
+    server.faults.drop_next("download")     # send half of the file, then close
     server.faults.clear()
 """
 
@@ -98,7 +99,9 @@ class Faults:
         return self.add(FaultRule(operation, delay_s=seconds, times=times))
 
     def drop_next(self, operation: str, times: int = 1) -> FaultRule:
-        """Close the connection of the next ``times`` matching requests without answering."""
+        """Close the connection of the next ``times`` matching requests without answering
+        (an upload after half of its body is read; a download after half of the file is
+        sent)."""
         return self.add(FaultRule(operation, drop=True, times=times))
 
     def clear(self) -> None:
