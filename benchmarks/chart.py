@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import ratio_text
+
 MET, MISSED, NEUTRAL = "#2e7d32", "#c62828", "#607d8b"
 FLOOR = 0.01
 """Ratios are drawn on a log scale; smaller ones (e.g. 0 bytes) are drawn at this value."""
@@ -55,7 +57,8 @@ def draw(results: dict[str, Any], output: Path) -> None:
         axis.barh(positions, values, color=[_color(r["met"]) for r in selected])
         for position, row in zip(positions, selected, strict=True):
             shown = max(FLOOR, row["ratio"])
-            axis.text(shown, position, f" {row['ratio']:.2f}x", va="center", fontsize=8)
+            text = ratio_text(row["ratio"], str(row["target"] or ""), row["met"])
+            axis.text(shown, position, f" {text}", va="center", fontsize=8)
             target = _target_value(row["target"])
             if target is not None and row["target"].strip().startswith(("<", ">")):
                 axis.plot(

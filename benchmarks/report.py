@@ -16,24 +16,25 @@ def _status(met: bool | None) -> str:
     return "-" if met is None else ("met" if met else "MISSED")
 
 
-def _digits(value: float, target: str, met: bool | None) -> str:
-    """``value`` with two decimals, or as many more (up to 4) as it takes for the shown
-    number to read as the status does: 1.004 against "<= 1.0" shows 1.004, not 1.00."""
+def ratio_text(value: float, target: str, met: bool | None) -> str:
+    """``value`` as ``"1.23x"``, with two decimals or as many more (up to 4) as it takes
+    for the shown number to read as the status does: 1.004 against "<= 1.0" shows
+    ``"1.004x"``, not ``"1.00x"`` (the table and the chart alike)."""
     found = re.match(r"\s*(<=|>=|<)\s*([0-9.]+)", target or "")
     for digits in (2, 3, 4):
         shown = f"{value:.{digits}f}"
         if found is None or met is None:
-            return shown
+            break
         if check(float(shown), found.group(1), float(found.group(2))) == met:
-            return shown
-    return shown
+            break
+    return f"{shown}x"
 
 
 def _ratio(row: dict[str, Any]) -> str:
     value = row["ratio"]
     if value is None:
         return "-"
-    shown = f"{_digits(value, str(row['target'] or ''), row['met'])}x"
+    shown = ratio_text(value, str(row["target"] or ""), row["met"])
     return f"{shown} ({row['ratio_meaning']})" if row["ratio_meaning"] else shown
 
 

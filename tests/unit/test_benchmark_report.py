@@ -1,10 +1,11 @@
 """The benchmark table never shows a ratio that reads as the opposite of its status."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.report import table_rows
+from benchmarks.report import ratio_text, table_rows
 
 
 def _row(ratio: float, target: str, met: bool | None) -> dict[str, Any]:
@@ -38,3 +39,10 @@ def test_a_ratio_shows_the_digits_its_status_needs(
 ) -> None:
     (line,) = table_rows([{"rows": [_row(ratio, target, met)]}])
     assert line[4] == f"{shown} (ours / floor)"
+
+
+def test_the_chart_labels_ratios_with_the_table_s_digits() -> None:
+    # The chart needs matplotlib (benchmark environment only): its label is this text.
+    source = (Path(__file__).resolve().parents[2] / "benchmarks" / "chart.py").read_text()
+    assert "ratio_text(" in source
+    assert ratio_text(1.104, "<= 1.1", False) == "1.104x"
