@@ -37,3 +37,23 @@ def test_requests_since_a_count_stay_right_once_old_records_are_dropped(tmp_path
         _get_healthz(server, 3)
         with pytest.raises(ValueError, match="only the last 3 are kept"):
             server.requests_since(mark)
+
+
+def test_a_request_whose_answer_arrived_is_found_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_wandb_v2.testing.server.app import Handler
+
+    record = Handler._record
+
+    def late_record(self: Handler, *args: object) -> None:
+        time.sleep(0.3)  # the handler's thread is slow to record, the client is not
+        record(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Handler, "_record", late_record)
+    with LocalWandbServer(data_dir=tmp_path) as server:
+        mark = server.request_count
+        with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=10) as response:
+            assert response.read() == b"ok"
+        assert [r.path for r in server.requests_since(mark)] == ["/healthz"]
+        assert server.request_count == mark + 1

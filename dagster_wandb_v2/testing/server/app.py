@@ -91,6 +91,10 @@ class ServerState:
     #: Requests handled since the start, unlike ``len(requests)``, which stops growing.
     handled: int = 0
     requests_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Handlers whose answer has started but whose request is not recorded yet (their
+    #: client may already hold the answer); readers of the records wait for them.
+    answering: set[int] = field(default_factory=set)
+    answered: threading.Condition = field(default_factory=threading.Condition)
     #: Further users: API key -> who that key authenticates (``api_key`` is the default user).
     users: dict[str, Identity] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
@@ -228,6 +232,21 @@ class Handler(BaseHTTPRequestHandler):
         return Context(storage=self.state.storage, base_url=base, signer=signer, user=user)
 
     # ---- dispatch ----------------------------------------------------------------
+    def end_headers(self) -> None:
+        # Counted before the headers leave: a client holding an answer always finds its
+        # request recorded (see ``ServerState.answering``).
+        with self.state.answered:
+            self.state.answering.add(id(self))
+        super().end_headers()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            with self.state.answered:
+                self.state.answering.discard(id(self))
+                self.state.answered.notify_all()
+
     def do_GET(self) -> None:
         self._dispatch()
 

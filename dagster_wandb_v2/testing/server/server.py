@@ -111,14 +111,24 @@ class LocalWandbServer:
         """The last requests handled (most recent last; at most 10,000: older ones are
         dropped, so use :attr:`request_count` and :meth:`requests_since` to select the
         requests of one step)."""
+        self._wait_for_answered()
         with self._state.requests_lock:
             return list(self._state.requests)
 
     @property
     def request_count(self) -> int:
         """How many requests were handled since the server started (never capped)."""
+        self._wait_for_answered()
         with self._state.requests_lock:
             return self._state.handled
+
+    def _wait_for_answered(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until every request whose answer has started
+        is recorded: the server records a request once it has answered, so a client that
+        just got its answer could otherwise not find its request yet."""
+        state = self._state
+        with state.answered:
+            state.answered.wait_for(lambda: not state.answering, timeout=timeout)
 
     @property
     def connections_opened(self) -> int:
@@ -141,6 +151,7 @@ class LocalWandbServer:
 
         Raises ``ValueError`` if some of them were already dropped (more than 10,000).
         """
+        self._wait_for_answered()
         with self._state.requests_lock:
             kept = list(self._state.requests)
             newer = self._state.handled - count
