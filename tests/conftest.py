@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,19 @@ def _no_stale_wandb_service() -> Iterator[None]:
     # Autouse, so set up before and torn down after the test's own ``monkeypatch``.
     yield
     forget_stale_service_address()
+
+
+@pytest.fixture
+def hashed_by_the_cache(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files the artifact cache reads whole to hash them, in order."""
+    import dagster_wandb_v2.cache as cache_module
+
+    hashed: list[Path] = []
+    original = cache_module.md5_b64
+
+    def counting(path: Path) -> str:
+        hashed.append(Path(path))
+        return original(path)
+
+    monkeypatch.setattr(cache_module, "md5_b64", counting)
+    return hashed

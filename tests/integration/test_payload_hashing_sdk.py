@@ -19,7 +19,6 @@ import pytest
 import wandb
 from dagster import AssetIn, AssetsDefinition, asset, materialize
 
-import dagster_wandb_v2.cache as cache_module
 from dagster_wandb_v2 import WandbArtifactsIOManagerError
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
 from dagster_wandb_v2.testing.server import LocalWandbServer
@@ -44,20 +43,6 @@ def _assets() -> tuple[bytes, AssetsDefinition, AssetsDefinition]:
         return len(blob) if blob == payload else -1
 
     return payload, blob, blob_size
-
-
-@pytest.fixture
-def hashed_by_the_cache(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The files the cache reads whole to hash them, in order."""
-    hashed: list[Path] = []
-    original = cache_module.md5_b64
-
-    def counting(path: Path) -> str:
-        hashed.append(Path(path))
-        return original(path)
-
-    monkeypatch.setattr(cache_module, "md5_b64", counting)
-    return hashed
 
 
 def test_a_written_payload_is_hashed_while_it_is_serialized_and_never_read_again(

@@ -623,24 +623,17 @@ def test_a_hit_with_unchanged_size_and_mtime_reads_no_content(
 
 
 def test_a_touched_but_unchanged_file_is_served_and_its_new_mtime_recorded(
-    cache: ArtifactCache, monkeypatch: pytest.MonkeyPatch
+    cache: ArtifactCache, hashed_by_the_cache: list[Path]
 ) -> None:
     calls, fill = entry_download(b"rows", "data/train.csv")
     path = cache.blob(DIGEST, "data/train.csv", fill)
     path.chmod(0o644)
     set_mtime(path, 1_000_000)  # e.g. `touch`, or a copy that kept the bytes
-    hashed: list[Path] = []
-    real_md5 = cache_module.md5_b64
-
-    def counting_md5(file: Path) -> str:
-        hashed.append(file)
-        return real_md5(file)
-
-    monkeypatch.setattr(cache_module, "md5_b64", counting_md5)
+    hashed_by_the_cache.clear()  # the fill above hashed what it downloaded
     for _ in range(3):
         assert cache.blob(DIGEST, "data/train.csv", fill) == path
     assert len(calls) == 1
-    assert hashed == [path]  # once; the record then holds the new mtime
+    assert hashed_by_the_cache == [path]  # once; the record then holds the new mtime
     assert not writable(path)  # made read-only again
 
 
@@ -686,36 +679,22 @@ def test_a_seed_not_matching_its_md5_is_not_cached(cache: ArtifactCache, tmp_pat
     assert cache.blob_path(DIGEST, "output.pickle") is None
 
 
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The files the cache reads whole to hash them."""
-    seen: list[Path] = []
-    original = cache_module.md5_b64
-
-    def counting(path: Path) -> str:
-        seen.append(Path(path))
-        return original(path)
-
-    monkeypatch.setattr(cache_module, "md5_b64", counting)
-    return seen
-
-
 def test_a_seed_with_a_known_md5_is_not_read_again(
-    cache: ArtifactCache, tmp_path: Path, hashed: list[Path]
+    cache: ArtifactCache, tmp_path: Path, hashed_by_the_cache: list[Path]
 ) -> None:
     source = tmp_path / "written.pickle"
     source.write_bytes(b"payload")
     known = FileDigest.of(source, md5_of(b"payload"))  # as the SDK's add_file found it
     cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=known.md5, known=known)
     cache.seed_blob("artifact-digest", "output.pickle", source, PAYLOADS, known=known)
-    assert hashed == []
+    assert hashed_by_the_cache == []
     assert cache.blob_path(DIGEST, "output.pickle") is not None
     assert cache.blob_path("artifact-digest", "output.pickle", PAYLOADS) is not None
     assert cache.recorded_digest(DIGEST, "output.pickle") == known
 
 
 def test_a_known_md5_of_a_file_changed_since_is_not_trusted(
-    cache: ArtifactCache, tmp_path: Path, hashed: list[Path]
+    cache: ArtifactCache, tmp_path: Path, hashed_by_the_cache: list[Path]
 ) -> None:
     source = tmp_path / "written.pickle"
     source.write_bytes(b"hashed")
@@ -723,7 +702,7 @@ def test_a_known_md5_of_a_file_changed_since_is_not_trusted(
     source.write_bytes(b"edited")  # same size, newer mtime
     os.utime(source, ns=(known.mtime_ns + 10**9, known.mtime_ns + 10**9))
     cache.seed_blob(DIGEST, "output.pickle", source, expected_md5=known.md5, known=known)
-    assert len(hashed) == 1  # read, found different: not cached
+    assert len(hashed_by_the_cache) == 1  # read, found different: not cached
     assert cache.blob_path(DIGEST, "output.pickle") is None
 
 
@@ -837,27 +816,27 @@ def _hashed_fill(content: bytes, md5: str) -> Callable[[Path], HashedFile]:
 
 @pytest.mark.parametrize("ttl", [TTL_MINUTES, 0])
 def test_a_fill_that_hashed_its_file_is_not_read_again(
-    tmp_path: Path, hashed: list[Path], ttl: int
+    tmp_path: Path, hashed_by_the_cache: list[Path], ttl: int
 ) -> None:
     cache = ArtifactCache(tmp_path / "cache", ttl_minutes=ttl)
     md5 = md5_of(b"streamed")
     fill = _hashed_fill(b"streamed", md5)
     path = cache.blob(DIGEST, "data/output.pickle", fill, expected_md5=md5)
     assert path.name == "output.pickle" and path.read_bytes() == b"streamed"
-    assert hashed == []
+    assert hashed_by_the_cache == []
     if ttl:
         assert cache.recorded_digest(DIGEST, "data/output.pickle") == FileDigest.of(path, md5)
 
 
 @pytest.mark.parametrize("ttl", [TTL_MINUTES, 0])
 def test_a_fill_that_hashed_other_bytes_than_w_and_b_has_is_refused(
-    tmp_path: Path, hashed: list[Path], ttl: int
+    tmp_path: Path, hashed_by_the_cache: list[Path], ttl: int
 ) -> None:
     cache = ArtifactCache(tmp_path / "cache", ttl_minutes=ttl)
     fill = _hashed_fill(b"damaged", md5_of(b"damaged"))
     with pytest.raises(CacheIntegrityError, match="W&B's manifest says"):
         cache.blob(DIGEST, "output.pickle", fill, expected_md5=md5_of(b"logged"))
-    assert hashed == []
+    assert hashed_by_the_cache == []
     assert cache.blob_path(DIGEST, "output.pickle") is None
     assert not blob_entry(cache).exists()
     assert [name for name in tmp_leftovers(cache) if not name.startswith("scratch-")] == []
