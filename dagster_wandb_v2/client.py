@@ -119,6 +119,26 @@ class EntryStream(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A file W&B stores for a logged artifact, as W&B lists it (``wandb.Artifact.files``):
+    found without fetching the artifact's manifest.
+
+    ``path``: the entry's path in the artifact; ``size``: bytes; ``md5``: base64 MD5 of the
+    bytes (W&B's digest of a stored entry); ``url``: where one ``GET`` fetches it (W&B's
+    ``directUrl``: W&B's own host or a storage bucket's signed URL).
+
+    Example::
+
+        StoredFile("output.pickle", 1042, "sO24OGwJvvpG4Zzi3o3wbA==", "https://...")
+    """
+
+    path: str
+    size: int
+    md5: str
+    url: str = ""
+
+
 class StoredArtifact(Protocol):
     """The part of a logged ``wandb.Artifact`` the IO manager reads from."""
 
@@ -164,13 +184,19 @@ class ArtifactReader(Protocol):
         """
         ...
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        """The stored bytes of ``artifact``'s file ``path`` as one stream, unchecked (the
-        caller compares them with the entry's MD5). W&B: the file's ``directUrl``
-        (``Artifact.files``), fetched with one HTTP ``GET``.
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        """Those of ``paths`` that ``artifact`` stores, in the order of ``paths``, with their
+        size and MD5, without the manifest. W&B: one query, ``Artifact.files(names=paths)``;
+        references (no stored bytes) and paths the artifact lacks are left out.
+        """
+        ...
 
-        Raises ``KeyError`` if the artifact has no stored file ``path``, ``OSError`` if
-        W&B does not serve it (an HTTP error status, an unreachable host).
+    def open_file(self, file: StoredFile) -> EntryStream:
+        """The bytes of a stored ``file`` as one stream, unchecked (the caller compares them
+        with ``file.md5``). W&B: one HTTP ``GET`` of its ``directUrl``.
+
+        Raises ``OSError`` if W&B does not serve it (an HTTP error status, an unreachable
+        host).
         """
         ...
 
@@ -219,13 +245,19 @@ class WandbRun(Protocol):
         """
         ...
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        """The stored bytes of ``artifact``'s file ``path`` as one stream, unchecked (the
-        caller compares them with the entry's MD5). W&B: the file's ``directUrl``
-        (``Artifact.files``), fetched with one HTTP ``GET``.
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        """Those of ``paths`` that ``artifact`` stores, in the order of ``paths``, with their
+        size and MD5, without the manifest. W&B: one query, ``Artifact.files(names=paths)``;
+        references (no stored bytes) and paths the artifact lacks are left out.
+        """
+        ...
 
-        Raises ``KeyError`` if the artifact has no stored file ``path``, ``OSError`` if
-        W&B does not serve it (an HTTP error status, an unreachable host).
+    def open_file(self, file: StoredFile) -> EntryStream:
+        """The bytes of a stored ``file`` as one stream, unchecked (the caller compares them
+        with ``file.md5``). W&B: one HTTP ``GET`` of its ``directUrl``.
+
+        Raises ``OSError`` if W&B does not serve it (an HTTP error status, an unreachable
+        host).
         """
         ...
 
@@ -423,36 +455,46 @@ class SdkWandbClient:
 
     def downloads(self) -> urllib3.PoolManager:
         """This client's HTTP connection pool for signed URLs (thread-safe, keeps its
-        connections for the next download)."""
+        connections for the next download), retrying as :func:`download_retries` says."""
         with self._api_lock:
             if self._downloads is None:
                 import urllib3
 
-                self._downloads = urllib3.PoolManager(retries=urllib3.Retry(total=3))
+                self._downloads = urllib3.PoolManager(retries=download_retries(self._retry))
             return self._downloads
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        """The stored file ``path`` of a logged ``artifact`` as one streamed HTTP ``GET``
-        of its ``directUrl`` (W&B's public ``Artifact.files(names=[path])``: one GraphQL
-        query), through :meth:`downloads`. The API key goes along only to this client's
-        own W&B host (a file served by W&B itself), never to a storage bucket's signed URL.
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        """Those of ``paths`` that a logged ``artifact`` stores (W&B's public
+        ``Artifact.files(names=paths)``: one GraphQL query, no manifest); references, whose
+        files W&B lists without an MD5, are left out."""
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return []
+        listed = cast(Any, artifact).files(names=wanted, per_page=len(wanted))
+        found: dict[str, StoredFile] = {}
+        for file in listed:
+            name, md5 = str(file.name), str(getattr(file, "md5", "") or "")
+            url = str(getattr(file, "direct_url", "") or "")
+            if name in wanted and md5 and url:
+                found[name] = StoredFile(name, int(getattr(file, "size", 0) or 0), md5, url)
+        return [found[path] for path in wanted if path in found]
 
-        Raises ``KeyError`` if W&B lists no such file, ``OSError`` on an HTTP error status.
+    def open_file(self, file: StoredFile) -> EntryStream:
+        """One streamed HTTP ``GET`` of ``file.url`` through :meth:`downloads`. The API key
+        goes along only to this client's own W&B host (a file served by W&B itself), never
+        to a storage bucket's signed URL.
+
+        Raises ``OSError`` on an HTTP error status.
         """
         import urllib3
 
-        files = cast(Any, artifact).files(names=[path], per_page=1)
-        found = next((file for file in files if str(file.name) == path), None)
-        url = str(getattr(found, "direct_url", "") or "") if found is not None else ""
-        if not url:
-            raise KeyError(path)
         headers = {"Accept-Encoding": "identity"}
-        if _same_origin(url, self._host):
+        if _same_origin(file.url, self._host):
             headers.update(urllib3.make_headers(basic_auth=f"api:{self._api_key}"))
         read_timeout = float(self._retry.timeout_seconds or _ENTRY_READ_TIMEOUT_SECONDS)
         response = self.downloads().request(
             "GET",
-            url,
+            file.url,
             headers=headers,
             preload_content=False,
             decode_content=False,
@@ -461,10 +503,7 @@ class SdkWandbClient:
         if response.status != 200:
             response.close()
             response.release_conn()
-            raise OSError(
-                f"W&B answered HTTP {response.status} to the download of '{path}' of "
-                f"artifact '{artifact.name}'"
-            )
+            raise OSError(f"W&B answered HTTP {response.status} to the download of '{file.path}'")
         return _ResponseStream(response)
 
     def artifacts_api(self) -> WandbArtifactsApi:
@@ -745,6 +784,33 @@ def _key_fails_verification(api_key: str, host: str, retry: RetryPolicy) -> bool
     return False
 
 
+RETRIED_DOWNLOAD_STATUSES = (308, 408, 409, 429, 500, 502, 503, 504)
+"""HTTP statuses a file download is retried on: the wandb SDK's for artifact files
+(``wandb.sdk.artifacts.storage_policies._factories.make_http_session``)."""
+
+
+def download_retries(policy: RetryPolicy) -> urllib3.Retry:
+    """How a file download is retried: as the wandb SDK retries artifact files (16 times,
+    waits doubling from 0 s then 2 s up to 120 s, on :data:`RETRIED_DOWNLOAD_STATUSES` and
+    failed connections), bounded by ``policy`` (``max_retries``, ``wait_max_seconds``).
+
+    >>> download_retries(RetryPolicy(max_retries=2)).total
+    2
+    """
+    import urllib3
+
+    settings: dict[str, Any] = {
+        "total": 16 if policy.max_retries is None else policy.max_retries,
+        "backoff_factor": 1,
+        "status_forcelist": RETRIED_DOWNLOAD_STATUSES,
+        "raise_on_status": False,  # the last answer comes back, and its status is reported
+    }
+    try:  # urllib3 2: waits capped at wait_max_seconds (1.26 caps them at 120 s)
+        return urllib3.Retry(**settings, backoff_max=float(policy.wait_max_seconds or 120))
+    except TypeError:
+        return urllib3.Retry(**settings)
+
+
 _ENTRY_CONNECT_TIMEOUT_SECONDS = 30.0
 _ENTRY_READ_TIMEOUT_SECONDS = 120.0
 """How long a streamed entry download waits for the next bytes before it fails."""
@@ -803,8 +869,11 @@ class _ApiReader:
                 raise WandbArtifactNotFoundError(qualified_name) from error
             raise self._client._explained(error) from error
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        return self._client.open_entry(artifact, path)
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        return self._client.stored_files(artifact, paths)
+
+    def open_file(self, file: StoredFile) -> EntryStream:
+        return self._client.open_file(file)
 
 
 def _exists(api: wandb.Api, qualified_name: str) -> bool | None:
@@ -896,8 +965,11 @@ class _SdkRun:
     def use_logged_artifact(self, artifact: StoredArtifact) -> StoredArtifact:
         return cast(StoredArtifact, self._run.use_artifact(cast(Any, artifact)))
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        return self._client.open_entry(artifact, path)
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        return self._client.stored_files(artifact, paths)
+
+    def open_file(self, file: StoredFile) -> EntryStream:
+        return self._client.open_file(file)
 
     def _exists(self, qualified_name: str) -> bool | None:
         try:

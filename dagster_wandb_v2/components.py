@@ -142,11 +142,11 @@ class WandbIOManagerSettings(Model, Resolvable):
         PositiveInt | None,
         _doc("How many partitions of one input are looked up and downloaded at once."),
     ] = Field(default=None)
-    stream_files_from_bytes: Annotated[
+    unpickle_while_receiving_from_bytes: Annotated[
         NonNegativeInt | None,
         _doc(
-            "Files read of at least this many bytes are downloaded as one streamed request, "
-            "hashed and (unsigned payloads) unpickled while they arrive (default 32 MiB)."
+            "Unsigned pickle, dill and cloudpickle payloads of at least this many bytes are "
+            "unpickled while they arrive, smaller ones once checked (default 32 MiB)."
         ),
     ] = Field(default=None)
     signing_key_env_var: Annotated[
@@ -174,7 +174,7 @@ class WandbIOManagerSettings(Model, Resolvable):
                 "run_tags",
                 "run_per_step",
                 "max_concurrent_reads",
-                "stream_files_from_bytes",
+                "unpickle_while_receiving_from_bytes",
             )
             if getattr(self, name) is not None
         }

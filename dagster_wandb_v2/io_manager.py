@@ -91,7 +91,7 @@ from dagster_wandb_v2.naming import (
 from dagster_wandb_v2.read import read_artifact
 from dagster_wandb_v2.read_path import ReadPath
 from dagster_wandb_v2.resource import WandbResource
-from dagster_wandb_v2.streamed_read import STREAMED_READ_MIN_BYTES
+from dagster_wandb_v2.streamed_read import UNPICKLE_WHILE_RECEIVING_MIN_BYTES
 from dagster_wandb_v2.write import WriteRequest, build_artifact
 
 DEFAULT_CACHE_DURATION_IN_MINUTES = 60 * 24 * 30
@@ -145,14 +145,15 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
         ge=1,
         description="How many partitions of one input are looked up and downloaded at once.",
     )
-    stream_files_from_bytes: int = Field(
-        default=STREAMED_READ_MIN_BYTES,
+    unpickle_while_receiving_from_bytes: int = Field(
+        default=UNPICKLE_WHILE_RECEIVING_MIN_BYTES,
         ge=0,
         description=(
-            "Files read from an artifact (a serialized payload, a get_path file) of at "
-            "least this many bytes are downloaded as one streamed request, written, hashed "
-            "against W&B's MD5 and (unsigned payloads) unpickled while they arrive; "
-            "smaller ones through the wandb SDK's entry download."
+            "A serialized payload read from an artifact is received as one streamed request, "
+            "written to the cache and hashed against W&B's MD5 as it arrives; an unsigned "
+            "pickle, dill or cloudpickle payload of at least this many bytes is also "
+            "unpickled from the same bytes (handed out once the MD5 matched), a smaller one "
+            "from the cached file after the check."
         ),
     )
 
@@ -436,7 +437,7 @@ class WandbArtifactsIOManager(ConfigurableIOManager):
                     location,
                     self.signing_key,
                     use_logged,
-                    stream_from_bytes=self.stream_files_from_bytes,
+                    unpickle_from_bytes=self.unpickle_while_receiving_from_bytes,
                 )
             except WandbArtifactNotFoundError:
                 detail = _missing_artifact_hint(asset, where, path, read_spec, partition_key)

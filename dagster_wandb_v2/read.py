@@ -20,7 +20,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +35,7 @@ from dagster_wandb_v2.client import (
     ArtifactEntry,
     ArtifactReader,
     StoredArtifact,
+    StoredFile,
     entry_paths,
     object_names,
 )
@@ -44,22 +44,13 @@ from dagster_wandb_v2.errors import (
     WandbArtifactsIOManagerError,
     WandbSerializationError,
 )
-from dagster_wandb_v2.serialization import MODULES, SIGNATURE_METADATA_KEY, verify_payload
-from dagster_wandb_v2.streamed_read import STREAMED_READ_MIN_BYTES, Received, receive
-
-
-@dataclass(frozen=True)
-class Streaming:
-    """Which entries are received as one stream through ``reader.open_entry`` (written,
-    hashed and, for payloads, unpickled while they arrive; see :mod:`.streamed_read`):
-    those with an MD5 and at least ``from_bytes`` bytes. Smaller ones go through the
-    SDK's ``entry.download``, which costs no extra request."""
-
-    reader: ArtifactReader
-    from_bytes: int = STREAMED_READ_MIN_BYTES
-
-    def applies_to(self, entry: ArtifactEntry) -> bool:
-        return entry_md5(entry) is not None and (entry.size or 0) >= self.from_bytes
+from dagster_wandb_v2.serialization import (
+    MODULES,
+    SIGNATURE_METADATA_KEY,
+    SerializationModule,
+    verify_payload,
+)
+from dagster_wandb_v2.streamed_read import UNPICKLE_WHILE_RECEIVING_MIN_BYTES, Received, receive
 
 
 def read_artifact(
@@ -70,16 +61,19 @@ def read_artifact(
     location: Location,
     signing_key: str | None = None,
     use_logged: Callable[[], StoredArtifact] | None = None,
-    stream_from_bytes: int = STREAMED_READ_MIN_BYTES,
+    unpickle_from_bytes: int = UNPICKLE_WHILE_RECEIVING_MIN_BYTES,
 ) -> Any:
     """Look up ``qualified_name`` through ``run`` and return what ``spec`` asks for.
 
     ``run`` is the step's W&B run (W&B records it as a user of the artifact), or a reader
     without a run for values loaded outside a step. ``use_logged``: when the version
     ``qualified_name`` names was logged earlier in this process, records its use without
-    a lookup by name (:meth:`WandbRun.use_logged_artifact`). Files (a payload, a
-    ``get_path`` file) from ``stream_from_bytes`` bytes are received as one stream
-    (:class:`Streaming`).
+    a lookup by name (:meth:`WandbRun.use_logged_artifact`).
+
+    A payload or a ``get_path`` file that W&B stores is found without the manifest (one
+    query, :meth:`ArtifactReader.stored_files`) and received as one stream into the cache,
+    hashed meanwhile (:mod:`.streamed_read`); an unsigned payload of ``unpickle_from_bytes``
+    bytes or more is unpickled while it arrives.
 
     With ``signing_key``, a serialized payload is unpickled only if its signature matches.
     """
@@ -91,12 +85,11 @@ def read_artifact(
         raise WandbArtifactsIOManagerError(
             f"{location}: could not read W&B artifact '{qualified_name}' (use_artifact): {error}"
         ) from error
-    streaming = Streaming(run, stream_from_bytes)
     if spec.get is not None:
         return _get_object(artifact, spec.get, location, cache)
     if spec.get_path is not None:
-        return str(_get_file(artifact, cache, spec.get_path, location, streaming))
-    return _whole(artifact, cache, signing_key, location, streaming)
+        return str(_get_file(run, artifact, cache, spec.get_path, location))
+    return _whole(run, artifact, cache, signing_key, location, unpickle_from_bytes)
 
 
 def _get_object(
@@ -134,12 +127,16 @@ def _sdk_downloads_in(directory: Path) -> Iterator[None]:
 
 
 def _get_file(
+    reader: ArtifactReader,
     artifact: StoredArtifact,
     cache: ArtifactCache,
     path: str,
     location: Location,
-    streaming: Streaming | None = None,
 ) -> Path:
+    stored = _stored_files(reader, artifact, [path], location)
+    if stored:
+        return _cached_file(reader, artifact, cache, stored[0], location)[0]
+    # Not a stored file: a reference (the SDK fetches it), or not in the artifact at all.
     _manifest_entries(artifact, location)  # fetched here, so that its failures say so
     try:
         entry = artifact.get_entry(path)
@@ -148,7 +145,21 @@ def _get_file(
             f"{location}: {CONFIG_KEY}.get_path: no file '{path}' in artifact "
             f"'{artifact.name}'. {_contents_hint(artifact, path, 'get_path')}"
         ) from None
-    return _cached_entry(artifact, cache, entry, location, streaming)
+    return _cached_entry(artifact, cache, entry, location)
+
+
+def _stored_files(
+    reader: ArtifactReader, artifact: StoredArtifact, paths: list[str], location: Location
+) -> list[StoredFile]:
+    """:meth:`ArtifactReader.stored_files`; a failure raises
+    :class:`WandbArtifactsIOManagerError` naming the asset and the artifact."""
+    try:
+        return reader.stored_files(artifact, paths)
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not list the files of W&B artifact '{artifact.name}' "
+            f"(Artifact.files): {error}"
+        ) from error
 
 
 def _manifest_entries(artifact: StoredArtifact, location: Location) -> dict[str, Any]:
@@ -163,55 +174,53 @@ def _manifest_entries(artifact: StoredArtifact, location: Location) -> dict[str,
 
 
 def _cached_entry(
-    artifact: StoredArtifact,
-    cache: ArtifactCache,
-    entry: ArtifactEntry,
-    location: Location,
-    streaming: Streaming | None = None,
+    artifact: StoredArtifact, cache: ArtifactCache, entry: ArtifactEntry, location: Location
 ) -> Path:
-    """One entry, from the cache or downloaded into it, at ``<...>/<entry path>``."""
-    return _cached_and_loaded(artifact, cache, entry, location, streaming)[0]
+    """One manifest entry, from the cache or downloaded into it by the SDK, at
+    ``<...>/<entry path>`` (what :func:`_cached_file` cannot fetch: references)."""
+    try:
+        return cache.blob(
+            _entry_digest(artifact, entry),
+            str(entry.path),
+            lambda directory: _downloaded(entry, directory, artifact.name, location),
+            expected_md5=entry_md5(entry),
+        )
+    except CacheIntegrityError as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: W&B artifact '{artifact.name}': {error}; not cached, try again"
+        ) from None
 
 
-def _cached_and_loaded(
+def _cached_file(
+    reader: ArtifactReader,
     artifact: StoredArtifact,
     cache: ArtifactCache,
-    entry: ArtifactEntry,
+    file: StoredFile,
     location: Location,
-    streaming: Streaming | None,
     load: Callable[[Any], Any] | None = None,
 ) -> tuple[Path, Received | None]:
-    """:func:`_cached_entry`, and with ``load``, what it returned for the bytes received
-    when the entry was streamed into the cache (``None``: a hit or a download by the SDK;
-    load the cached file). The value is returned only once the MD5 matched W&B's."""
-    path = str(entry.path)
+    """A stored file, from the cache or received into it as one stream (one ``GET``,
+    hashed meanwhile, checked against W&B's MD5 before it enters the cache), at
+    ``<...>/<file path>``; with ``load``, also what it returned for the bytes as they
+    arrived (``None`` on a cache hit: load the cached file). The value comes back only
+    once the MD5 matched."""
     received: list[Received] = []
 
-    def stream_into(directory: Path) -> HashedFile:
-        assert streaming is not None
-        target = directory / path
+    def receive_into(directory: Path) -> HashedFile:
+        target = directory / file.path
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = receive(streaming.reader.open_entry(artifact, path), target, load)
+            result = receive(reader.open_file(file), target, load)
         except Exception as error:
             raise WandbArtifactsIOManagerError(
-                f"{location}: could not download '{path}' of W&B artifact '{artifact.name}' "
-                f"(streamed GET): {error}; nothing was cached, try again"
+                f"{location}: could not download '{file.path}' of W&B artifact "
+                f"'{artifact.name}': {error}; nothing was cached, try again"
             ) from error
         received.append(result)
         return HashedFile(target, result.md5)
 
-    def download_into(directory: Path) -> Path:
-        return _downloaded(entry, directory, artifact.name, location)
-
-    streamed = streaming is not None and streaming.applies_to(entry)
     try:
-        cached = cache.blob(
-            _entry_digest(artifact, entry),
-            path,
-            stream_into if streamed else download_into,
-            expected_md5=entry_md5(entry),
-        )
+        cached = cache.blob(file.md5, file.path, receive_into, expected_md5=file.md5)
     except CacheIntegrityError as error:
         raise WandbArtifactsIOManagerError(
             f"{location}: W&B artifact '{artifact.name}': {error}; not cached, try again"
@@ -225,14 +234,15 @@ def _entry_digest(artifact: StoredArtifact, entry: ArtifactEntry) -> str:
 
 
 def _whole(
+    reader: ArtifactReader,
     artifact: StoredArtifact,
     cache: ArtifactCache,
     signing_key: str | None,
     location: Location,
-    streaming: Streaming | None = None,
+    unpickle_from_bytes: int = UNPICKLE_WHILE_RECEIVING_MIN_BYTES,
 ) -> Any:
-    # A payload already cached under the artifact's digest needs no manifest (whose fetch
-    # is a query and a download): a re-read, or a read where the artifact was written.
+    # A payload already cached under the artifact's digest needs no request: a re-read,
+    # or a read where the artifact was written.
     cached = next(
         (
             (m, path)
@@ -244,23 +254,47 @@ def _whole(
     if cached is not None:
         module, payload = cached
     else:
-        entries = _manifest_entries(artifact, location)
-        found = next((m for m in MODULES.values() if m.file_name in entries), None)
-        if found is None:
-            return _whole_artifact(artifact, cache, location)
-        module = found
-        entry = artifact.get_entry(module.file_name)
-        # Unpickled while it arrives, unless it must be verified first (a signing key) or
-        # its loader needs a file it can seek in.
-        load = module.load_file if module.loads_from_stream and not signing_key else None
-        payload, received = _cached_and_loaded(artifact, cache, entry, location, streaming, load)
+        stored = _stored_files(reader, artifact, [m.file_name for m in MODULES.values()], location)
+        if not stored:
+            return _whole_unlisted(artifact, cache, signing_key, location)
+        file = stored[0]
+        module = next(m for m in MODULES.values() if m.file_name == file.path)
+        # Unpickled while it arrives if large, unless it must be verified first (a signing
+        # key) or its loader needs a file it can seek in.
+        streams = module.loads_from_stream and not signing_key
+        load = module.load_file if streams and file.size >= unpickle_from_bytes else None
+        payload, received = _cached_file(reader, artifact, cache, file, location, load)
         # The same file (a hard link), so the same MD5: no second read of it.
-        known = cache.recorded_digest(_entry_digest(artifact, entry), str(entry.path))
+        known = cache.recorded_digest(file.md5, file.path)
         cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS, known=known)
         if received is not None and load is not None:  # the MD5 matched W&B's
             if received.load_error is not None:
                 raise received.load_error
             return received.value
+    return _verified_load(module, payload, artifact, signing_key, location)
+
+
+def _whole_unlisted(
+    artifact: StoredArtifact, cache: ArtifactCache, signing_key: str | None, location: Location
+) -> Any:
+    """An artifact W&B lists no stored payload for: its payload is a reference (the SDK
+    fetches it), or it has none and is returned whole (:func:`_whole_artifact`)."""
+    entries = _manifest_entries(artifact, location)
+    module = next((m for m in MODULES.values() if m.file_name in entries), None)
+    if module is None:
+        return _whole_artifact(artifact, cache, location)
+    payload = _cached_entry(artifact, cache, artifact.get_entry(module.file_name), location)
+    return _verified_load(module, payload, artifact, signing_key, location)
+
+
+def _verified_load(
+    module: SerializationModule,
+    payload: Path,
+    artifact: StoredArtifact,
+    signing_key: str | None,
+    location: Location,
+) -> Any:
+    """Unpickle ``payload`` with ``module``, once its signature matched (``signing_key``)."""
     if signing_key:
         try:
             verify_payload(

@@ -1,10 +1,11 @@
-"""A large artifact entry received as one stream: written, hashed and (optionally) loaded
+"""A stored artifact file received as one stream: written, hashed and (optionally) loaded
 while it arrives.
 
-The wandb SDK's ``ArtifactManifestEntry.download`` fetches an entry in 16 KiB pieces into
-its own file cache and copies it out; the cache then reads the copy again to check W&B's
-MD5, and the payload is unpickled from it afterwards. Here the bytes of one HTTP response
-(:meth:`~dagster_wandb_v2.client.ArtifactReader.open_entry`) go once into the cache's
+The wandb SDK's ``ArtifactManifestEntry.download`` needs the manifest (a query and a
+download), fetches an entry in 16 KiB pieces into its own file cache and copies it out;
+the cache then reads the copy again to check W&B's MD5, and the payload is unpickled from
+it afterwards. Here the bytes of one HTTP response
+(:meth:`~dagster_wandb_v2.client.ArtifactReader.open_file`) go once into the cache's
 staging file, while a second thread computes their MD5 (``hashlib`` releases the GIL for
 large buffers), so a transfer costs about the longer of receiving and hashing, not their
 sum. With ``load``, the payload is unpickled from the same bytes as they arrive.
@@ -17,7 +18,8 @@ for, and a signed payload is always verified before it is unpickled (see :mod:`.
 
 Example::
 
-    received = receive(reader.open_entry(artifact, "output.pickle"), target, pickle.load)
+    [file] = reader.stored_files(artifact, ["output.pickle"])
+    received = receive(reader.open_file(file), target, pickle.load)
     received.md5, received.value
 """
 
@@ -34,9 +36,9 @@ from typing import Any, BinaryIO
 
 from dagster_wandb_v2.client import EntryStream
 
-STREAMED_READ_MIN_BYTES = 32 << 20
-"""Entries from this size (bytes) are received as one stream (:func:`receive`); smaller
-ones through the wandb SDK's ``entry.download``, which costs no extra request."""
+UNPICKLE_WHILE_RECEIVING_MIN_BYTES = 32 << 20
+"""Unsigned pickle-family payloads from this size (bytes) are unpickled while they arrive;
+smaller ones from the cached file once their MD5 matched W&B's."""
 CHUNK_BYTES = 4 << 20
 """How much is asked of the HTTP response at a time."""
 _HASH_QUEUE_CHUNKS = 8

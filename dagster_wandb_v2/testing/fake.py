@@ -47,6 +47,7 @@ from dagster_wandb_v2.client import (
     EntryStream,
     RunSpec,
     StoredArtifact,
+    StoredFile,
     WandbArtifactsApi,
     WandbClient,
     WandbRun,
@@ -353,8 +354,11 @@ class FakeRun:
                 self.used.append(artifact)
         return artifact
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        return self._backend.open_entry(artifact, path)
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        return self._backend.stored_files(artifact, paths)
+
+    def open_file(self, file: StoredFile) -> EntryStream:
+        return self._backend.open_file(file)
 
     def link_artifact(
         self, artifact: StoredArtifact, target_path: str, aliases: Sequence[str]
@@ -698,14 +702,23 @@ class FakeWandb:
             )
             return draft.committed
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        """The stored file ``path`` of a version, opened for reading (W&B: one streamed
-        ``GET`` of its ``directUrl``); ``KeyError`` if the version stores no such file."""
-        entry = artifact.manifest.entries.get(path) if isinstance(artifact, FakeArtifact) else None
-        if entry is None or entry.stored_file is None:
-            raise KeyError(path)
-        stream: EntryStream = Path(entry.stored_file).open("rb")  # noqa: SIM115 (the caller closes it)
-        self.downloaded_bytes += entry.size
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        """Those of ``paths`` that a version stores, in that order (W&B: one
+        ``Artifact.files(names=paths)`` query); references and missing paths left out."""
+        entries = artifact.manifest.entries if isinstance(artifact, FakeArtifact) else {}
+        found = []
+        for path in dict.fromkeys(paths):
+            entry = entries.get(path)
+            if entry is not None and entry.stored_file is not None:
+                found.append(StoredFile(path, entry.size, entry.digest, entry.stored_file.as_uri()))
+        return found
+
+    def open_file(self, file: StoredFile) -> EntryStream:
+        """A stored file opened for reading (W&B: one streamed ``GET`` of its
+        ``directUrl``); ``OSError`` if it is gone."""
+        stored = Path(url2pathname(urlsplit(file.url).path))
+        stream: EntryStream = stored.open("rb")
+        self.downloaded_bytes += file.size
         return stream
 
     def artifact_exists(self, name: str) -> bool:
@@ -934,8 +947,11 @@ class _FakeReader:
     def use_artifact(self, qualified_name: str) -> StoredArtifact:
         return self.backend.artifact(qualified_name)
 
-    def open_entry(self, artifact: StoredArtifact, path: str) -> EntryStream:
-        return self.backend.open_entry(artifact, path)
+    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
+        return self.backend.stored_files(artifact, paths)
+
+    def open_file(self, file: StoredFile) -> EntryStream:
+        return self.backend.open_file(file)
 
 
 class FakeWandbResource(WandbResource):

@@ -33,17 +33,31 @@ def _read_all(stream: Any) -> bytes:
         stream.close()
 
 
-def test_open_entry_streams_a_stored_file(backend: Backend, run: WandbRun) -> None:
-    """What a large file is read through (one ``GET`` of its ``directUrl`` on W&B), with
-    the step's run or without one; a path the version does not store is a ``KeyError``."""
-    log(run, backend.draft("ds", "x,y\n1,2\n", **{"README.md": "r"}))
+def test_stored_files_are_listed_without_the_manifest_and_streamed(
+    backend: Backend, run: WandbRun, tmp_path: Path
+) -> None:
+    """What payloads and ``get_path`` files are read through (``Artifact.files``, then one
+    ``GET`` of a ``directUrl`` on W&B), with the step's run or without one: the files asked
+    for, in that order, with W&B's size and MD5; missing paths and references left out."""
+    referenced = tmp_path / "referenced.csv"
+    referenced.write_text("ref")
+    draft = backend.draft("ds", "x,y\n1,2\n", **{"README.md": "r"})
+    draft.add_reference(referenced.as_uri(), name="data/ref.csv")
+    log(run, draft)
     used = run.use_artifact(backend.path("ds:latest"))
-    assert _read_all(run.open_entry(used, "data/train.csv")) == b"x,y\n1,2\n"
+    wanted = ["README.md", "data/missing.csv", "data/ref.csv", "data/train.csv"]
+    files = run.stored_files(used, wanted)
+    assert [file.path for file in files] == ["README.md", "data/train.csv"]
+    entries = backend.lookup("ds:latest").manifest.entries
+    assert [(file.size, file.md5) for file in files] == [
+        (entries[file.path].size, entries[file.path].digest) for file in files
+    ]
+    assert _read_all(run.open_file(files[1])) == b"x,y\n1,2\n"
     reader = backend.client.artifact_reader(backend.entity, backend.project)
     looked_up = reader.use_artifact(backend.path("ds:v0"))
-    assert _read_all(reader.open_entry(looked_up, "README.md")) == b"r"
-    with pytest.raises(KeyError):
-        run.open_entry(used, "data/missing.csv")
+    [readme] = reader.stored_files(looked_up, ["README.md"])
+    assert _read_all(reader.open_file(readme)) == b"r"
+    assert run.stored_files(used, []) == []
 
 
 def test_download_keeps_folders_and_verify_accepts_it(

@@ -239,6 +239,31 @@ def test_persistent_fault_on_a_read_names_the_artifact_and_the_operation(
     assert run.state == "failed"
 
 
+def test_persistent_fault_on_a_download_is_retried_as_bounded_then_named(
+    local_wandb: LocalWandbProject, local_wandb_server: LocalWandbServer, tmp_path: Path
+) -> None:
+    """The payload's download retries as the SDK's file downloads do (on 5xx), bounded by
+    the resource's ``max_retries``: 1 + 2 attempts, then an error naming the asset, the
+    artifact and the answer."""
+    assert materialize(_assets("stored")[:1], resources=_resources(local_wandb)).success
+    local_wandb_server.faults.add(FaultRule("download", status=503, times=None))
+    reader = _resources(local_wandb, base_dir=str(tmp_path / "reader"))
+    since = local_wandb_server.request_count
+    try:
+        result = materialize(
+            _assets("stored"), resources=reader, selection=["echo"], raise_on_error=False
+        )
+    finally:
+        local_wandb_server.faults.clear()
+    assert not result.success
+    assert _failures(local_wandb_server, since) == {"download": 1 + FAIL_FAST["max_retries"]}
+    assert _error_of(result).startswith(
+        "dagster_wandb_v2.errors.WandbArtifactsIOManagerError: asset 'echo', input 'payload': "
+        "could not download 'output.pickle' of W&B artifact 'payload:latest': "
+        "W&B answered HTTP 503"
+    )
+
+
 # --- a step process killed mid-upload ------------------------------------------------------
 
 

@@ -1,11 +1,12 @@
-"""Large files are read as one streamed request, through the real SDK and local server.
+"""Stored files are read as one streamed request, through the real SDK and local server.
 
-From ``stream_files_from_bytes`` (lowered here to 1 MiB), a payload or a ``get_path`` file
-is fetched with one ``GET`` of its ``directUrl`` into the cache, hashed meanwhile, and a
-payload unpickled while it arrives; the value is handed out only once the MD5 matched
-W&B's manifest. The SDK's ``entry.download`` would leave a copy in the SDK's own file
-cache (``WANDB_CACHE_DIR``): a streamed read leaves none, which is how these tests see
-which path was taken.
+A payload or a ``get_path`` file is found without the manifest (``Artifact.files``) and
+fetched with one ``GET`` of its ``directUrl`` into the cache, hashed meanwhile; from
+``unpickle_while_receiving_from_bytes`` (lowered here to 1 MiB) a payload is unpickled while
+it arrives. The value is handed out only once the MD5 matched W&B's. The SDK's
+``entry.download`` would leave a copy in the SDK's own file cache (``WANDB_CACHE_DIR``): a
+streamed read leaves none, which is one way these tests see which path was taken; the
+server's request records are the other.
 """
 
 import hashlib
@@ -27,7 +28,6 @@ from dagster import (
 )
 
 from dagster_wandb_v2 import WandbArtifactsIOManagerError, WandbSerializationError
-from dagster_wandb_v2.client import SdkWandbClient
 from dagster_wandb_v2.testing.pytest_plugin import LocalWandbProject
 from dagster_wandb_v2.testing.server import LocalWandbServer
 
@@ -123,7 +123,7 @@ def test_a_large_payload_is_streamed_and_gives_the_same_object(
     big, same = _assets(value, module)
     assert materialize([big], resources=local_wandb.resources()).success
     cold = local_wandb.resources(
-        base_dir=str(tmp_path / "reader"), stream_files_from_bytes=STREAM_FROM
+        base_dir=str(tmp_path / "reader"), unpickle_while_receiving_from_bytes=STREAM_FROM
     )
     result = materialize([big, same], resources=cold, selection=[same])
     assert result.output_for_node("same") is True
@@ -153,7 +153,7 @@ def test_a_large_get_path_file_is_streamed(local_wandb: LocalWandbProject, tmp_p
 
     assert materialize([files], resources=local_wandb.resources()).success
     cold = local_wandb.resources(
-        base_dir=str(tmp_path / "reader"), stream_files_from_bytes=STREAM_FROM
+        base_dir=str(tmp_path / "reader"), unpickle_while_receiving_from_bytes=STREAM_FROM
     )
     result = materialize([files, digest], resources=cold, selection=[digest])
     assert result.output_for_node("digest") == hashlib.md5(content).hexdigest()
@@ -174,7 +174,7 @@ def test_a_damaged_stored_payload_is_refused_not_cached_and_read_after_repair(
     damaged[len(content) // 3] ^= 0xFF  # same size, other bytes: only the MD5 tells
     stored.write_bytes(bytes(damaged))
     cold = local_wandb.resources(
-        base_dir=str(tmp_path / "reader"), stream_files_from_bytes=STREAM_FROM
+        base_dir=str(tmp_path / "reader"), unpickle_while_receiving_from_bytes=STREAM_FROM
     )
     with pytest.raises(WandbArtifactsIOManagerError, match=r"asset 'same'.*MD5") as refused:
         materialize([big, same], resources=cold, selection=[same])
@@ -203,7 +203,9 @@ def test_a_signed_large_payload_is_verified_before_it_is_unpickled(
 
     def reader(name: str, key: str) -> dict[str, Any]:
         return local_wandb.resources(
-            base_dir=str(tmp_path / name), signing_key=key, stream_files_from_bytes=STREAM_FROM
+            base_dir=str(tmp_path / name),
+            signing_key=key,
+            unpickle_while_receiving_from_bytes=STREAM_FROM,
         )
 
     with pytest.raises(WandbSerializationError, match="signature mismatch"):
@@ -241,7 +243,7 @@ def test_partitions_of_a_large_payload_are_streamed(
     for key in ("a", "b"):
         assert materialize([big], resources=local_wandb.resources(), partition_key=key).success
     cold = local_wandb.resources(
-        base_dir=str(tmp_path / "reader"), stream_files_from_bytes=STREAM_FROM
+        base_dir=str(tmp_path / "reader"), unpickle_while_receiving_from_bytes=STREAM_FROM
     )
     result = materialize([big, same], resources=cold, selection=[same])
     assert result.output_for_node("same") == ["a", "b"]
@@ -254,33 +256,21 @@ def test_a_download_cut_mid_transfer_is_an_error_and_leaves_nothing_cached(
     local_wandb: LocalWandbProject,
     local_wandb_server: LocalWandbServer,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The server closes the connection after half of the file (its ``drop`` fault); the
-    first download of a read is the manifest's, the payload's comes once it is opened."""
+    """The server closes the connection after half of the file (its ``drop`` fault): the
+    only download of a cold read is the payload's."""
     value = _value()
     big, same = _assets(value)
     assert materialize([big], resources=local_wandb.resources()).success
     cold = local_wandb.resources(
-        base_dir=str(tmp_path / "reader"), stream_files_from_bytes=STREAM_FROM
+        base_dir=str(tmp_path / "reader"), unpickle_while_receiving_from_bytes=STREAM_FROM
     )
     local_wandb_server.faults.drop_next("download")
-    with pytest.raises(WandbArtifactsIOManagerError, match=r"asset 'same'.*manifest"):
-        materialize([big, same], resources=cold, selection=[same])
-
-    original = SdkWandbClient.open_entry
-
-    def cut_while_streaming(client: SdkWandbClient, artifact: Any, path: str) -> Any:
-        local_wandb_server.faults.drop_next("download")
-        return original(client, artifact, path)
-
-    monkeypatch.setattr(SdkWandbClient, "open_entry", cut_while_streaming)
-    with pytest.raises(WandbArtifactsIOManagerError, match=r"asset 'same'.*streamed GET"):
+    with pytest.raises(WandbArtifactsIOManagerError, match=r"asset 'same'.*could not download"):
         materialize([big, same], resources=cold, selection=[same])
     leftovers = [p for p in (tmp_path / "reader").rglob("*") if p.is_file()]
     assert [p for p in leftovers if p.stat().st_size > STREAM_FROM // 2] == []
     assert _payload_files(tmp_path / "reader") == []
 
-    monkeypatch.setattr(SdkWandbClient, "open_entry", original)
     result = materialize([big, same], resources=cold, selection=[same])
     assert result.output_for_node("same") is True

@@ -94,7 +94,7 @@ EVERY_SETTING: dict[str, Any] = {
         "run_tags": ["a", "b"],
         "run_per_step": True,
         "max_concurrent_reads": 2,
-        "stream_files_from_bytes": 1048576,
+        "unpickle_while_receiving_from_bytes": 1048576,
         "signing_key_env_var": "TEAM_SIGNING_KEY",
     },
     "lifecycle": [
@@ -137,7 +137,7 @@ def test_every_setting_reaches_the_resources(sandbox: DefsFolderSandbox) -> None
         run_tags=["a", "b"],
         run_per_step=True,
         max_concurrent_reads=2,
-        stream_files_from_bytes=1048576,
+        unpickle_while_receiving_from_bytes=1048576,
         signing_key=EnvVar("TEAM_SIGNING_KEY"),
     )
     assert io_manager.signing_key.env_var_name == "TEAM_SIGNING_KEY"

@@ -14,6 +14,7 @@ from dagster_wandb_v2 import (
     WandbArtifactsIOManagerError,
     WandbConfigurationError,
 )
+from dagster_wandb_v2.client import StoredFile
 from dagster_wandb_v2.serialization import SerializationModule
 from dagster_wandb_v2.testing import FakeArtifact, FakeWandb
 
@@ -340,22 +341,40 @@ def test_whole_read_fetches_file_references_like_the_sdk(
 
 
 @pytest.fixture
-def opened_entries(fake_wandb: FakeWandb, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The entry paths read as one stream (``open_entry``), in order."""
+def opened_files(fake_wandb: FakeWandb, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the stored files read as one stream (``open_file``), in order."""
     opened: list[str] = []
-    original = FakeWandb.open_entry
+    original = FakeWandb.open_file
 
-    def counting(backend: FakeWandb, artifact: Any, path: str) -> Any:
-        opened.append(path)
-        return original(backend, artifact, path)
+    def counting(backend: FakeWandb, file: StoredFile) -> Any:
+        opened.append(file.path)
+        return original(backend, file)
 
-    monkeypatch.setattr(FakeWandb, "open_entry", counting)
+    monkeypatch.setattr(FakeWandb, "open_file", counting)
     return opened
 
 
+@pytest.fixture
+def loaded_from_files(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The payload files unpickled from the cache (not while they arrived), in order."""
+    loaded: list[Path] = []
+    load = SerializationModule.load
+
+    def counting_load(module: SerializationModule, path: Path) -> Any:
+        loaded.append(path)
+        return load(module, path)
+
+    monkeypatch.setattr(SerializationModule, "load", counting_load)
+    return loaded
+
+
 @pytest.mark.parametrize("cache_minutes", [60, 0])
-def test_files_from_the_threshold_are_streamed_and_checked(
-    fake_wandb: FakeWandb, tmp_path: Path, opened_entries: list[str], cache_minutes: int
+def test_payloads_are_streamed_checked_and_large_ones_unpickled_as_they_arrive(
+    fake_wandb: FakeWandb,
+    tmp_path: Path,
+    opened_files: list[str],
+    loaded_from_files: list[Path],
+    cache_minutes: int,
 ) -> None:
     assert materialize([numbers], resources=fake_wandb.resources(base_dir=str(tmp_path / "a")))
 
@@ -364,25 +383,23 @@ def test_files_from_the_threshold_are_streamed_and_checked(
         return sum(numbers)
 
     source = [numbers.to_source_asset()]
-    small = fake_wandb.resources(base_dir=str(tmp_path / "b"), stream_files_from_bytes=1 << 20)
-    assert materialize([total, *source], resources=small).output_for_node("total") == 6
-    assert opened_entries == []  # below the threshold: the entry's download
-    reader = fake_wandb.resources(
-        base_dir=str(tmp_path / "c"),
-        stream_files_from_bytes=1,
+    small = fake_wandb.resources(
+        base_dir=str(tmp_path / "b"),
+        unpickle_while_receiving_from_bytes=1 << 20,
         cache_duration_in_minutes=cache_minutes,
     )
-    loaded_from_files: list[Path] = []
-    load = SerializationModule.load
-
-    def counting_load(module: SerializationModule, path: Path) -> Any:
-        loaded_from_files.append(path)
-        return load(module, path)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SerializationModule, "load", counting_load)
-        assert materialize([total, *source], resources=reader).output_for_node("total") == 6
-    assert opened_entries == ["output.pickle"]
+    assert materialize([total, *source], resources=small).output_for_node("total") == 6
+    assert opened_files == ["output.pickle"]
+    # below the threshold: unpickled from the cached file, once its MD5 matched
+    assert [path.name for path in loaded_from_files] == ["output.pickle"]
+    loaded_from_files.clear()
+    reader = fake_wandb.resources(
+        base_dir=str(tmp_path / "c"),
+        unpickle_while_receiving_from_bytes=1,
+        cache_duration_in_minutes=cache_minutes,
+    )
+    assert materialize([total, *source], resources=reader).output_for_node("total") == 6
+    assert opened_files == ["output.pickle", "output.pickle"]
     assert loaded_from_files == []  # unpickled from the stream, not from the file after it
 
     stored = fake_wandb.artifact("numbers:latest").manifest.entries["output.pickle"].stored_file
@@ -390,7 +407,9 @@ def test_files_from_the_threshold_are_streamed_and_checked(
     content = stored.read_bytes()
     assert content.endswith(b"K\x03e.")  # [1, 2, 3], pickled
     stored.write_bytes(content[:-3] + b"\x04e.")  # [1, 2, 4]: unpickles, wrong
-    damaged = fake_wandb.resources(base_dir=str(tmp_path / "d"), stream_files_from_bytes=1)
+    damaged = fake_wandb.resources(
+        base_dir=str(tmp_path / "d"), unpickle_while_receiving_from_bytes=1
+    )
     with pytest.raises(WandbArtifactsIOManagerError, match=r"asset 'total'.*MD5"):
         materialize([total, *source], resources=damaged)
     assert list((tmp_path / "d").rglob("output.pickle")) == []
