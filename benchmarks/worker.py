@@ -831,9 +831,12 @@ def task_raw_copy(spec: Spec) -> Result:
 
 
 def task_fanin(spec: Spec) -> Result:
-    """One run reading every partition of an external partitioned artifact."""
+    """One run reading every partition of an external partitioned artifact (side ``sdk``:
+    :func:`task_fanin_sdk`)."""
     from dagster import StaticPartitionsDefinition
 
+    if spec["side"] == "sdk":
+        return task_fanin_sdk(spec)
     params = spec["params"]
     keys = list(params["keys"])
     side = _side(spec)
@@ -848,6 +851,54 @@ def task_fanin(spec: Spec) -> Result:
     _materialize(assets, resources, Path(spec["root"]), selection=[f"read_{params['name']}"])
     total = time.perf_counter() - start
     load = sum(timings.calls.get("input", [0.0]))
+    return {
+        "total_s": total,
+        "load_s": load,
+        "per_partition_s": load / len(keys),
+        "partitions": len(keys),
+        "calls": timings.calls,
+    }
+
+
+def task_fanin_sdk(spec: Spec) -> Result:
+    """The bare SDK reading the same partitions in one run, one after another, as an SDK
+    user reads one: ``use_artifact("<entity>/<project>/<name>.<key>:latest")``,
+    ``download`` into a fresh directory per key, ``pickle.load`` of ``output.pickle``.
+
+    Nothing is cached at the start: the SDK's file cache is under this task's own
+    ``WANDB_CACHE_DIR`` (a fresh directory per measurement, as for the integrations).
+    ``load_s`` times the reads only; ``total_s`` adds ``wandb.init`` and ``finish``.
+    """
+    import wandb
+
+    params = spec["params"]
+    keys = list(params["keys"])
+    root = Path(spec["root"])
+    prefix = f"{spec['server']['entity']}/{spec['project']}/{params['name']}"
+    cache = wandb.env.get_cache_dir() / "artifacts"
+    if cache.is_dir() and any(path.is_file() for path in cache.rglob("*")):
+        raise AssertionError(f"the SDK's file cache {cache} is not empty: the reads would hit it")
+    timings = Timings()
+    start = time.perf_counter()
+    with timings.measure("run_start"):
+        run = wandb.init(
+            project=spec["project"],
+            entity=spec["server"]["entity"],
+            dir=str(root / "sdk-run"),
+            settings=sdk_settings(spec),
+        )
+    for key in keys:
+        with timings.measure("input"):
+            used = run.use_artifact(f"{prefix}.{key}:latest")
+            directory = used.download(root=str(root / "sdk-downloads" / key))
+            with open(os.path.join(directory, "output.pickle"), "rb") as file:
+                value = pickle.load(file)
+        if not isinstance(value, bytes) or not value:
+            raise AssertionError(f"partition {key} read a wrong value: {type(value)}")
+    with timings.measure("run_finish"):
+        run.finish()
+    total = time.perf_counter() - start
+    load = sum(timings.calls["input"])
     return {
         "total_s": total,
         "load_s": load,

@@ -59,6 +59,11 @@ def test_quick_benchmarks_of_ours(tmp_path: Path) -> None:
     assert [workload["id"] for workload in results["workloads"]] == list(WORKLOAD_IDS)
     (fan_in,) = [workload for workload in results["workloads"] if workload["id"] == "P4"]
     assert "ours_load_20ms" in fan_in["metrics"]  # read again with latency, as W&B is remote
+    for name in ("sdk_load", "sdk_per_partition", "sdk_load_20ms"):  # the bare SDK's reads
+        samples = fan_in["metrics"][name]["samples"]
+        assert samples and all(value > 0 for value in samples), (name, samples)
+    sdk_rows = [row for row in fan_in["rows"] if row["reference_label"] == "bare SDK"]
+    assert len(sdk_rows) == 2 and all(row["ratio"] > 0 for row in sdk_rows), sdk_rows
 
     for workload in results["workloads"]:
         assert workload["title"] and workload["rows"] and workload["metrics"]
