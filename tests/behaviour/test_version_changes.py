@@ -84,6 +84,21 @@ def test_content_of_a_deleted_version_makes_a_new_version(backend: Backend) -> N
     assert relogged.version == "v3"
 
 
+def test_the_number_of_a_deleted_highest_version_is_not_given_again(backend: Backend) -> None:
+    """W&B numbers versions without reuse: v2 deleted, the next version is v3
+    (wandb/wandb#2828), so ``v2`` never names two different contents."""
+    _three_versions(backend)
+    api = backend.client.artifacts_api()
+    api.artifact(backend.path("ds:v2")).delete(delete_aliases=True)
+    run = backend.start_run()
+    relogged = log(run, backend.draft("ds", "content 3"))
+    run.finish()
+    assert relogged.version == "v3"
+    assert sorted(backend.aliases("ds")) == ["v0", "v1", "v3"]
+    with pytest.raises(WandbArtifactNotFoundError):
+        api.artifact(backend.path("ds:v2"))
+
+
 def test_versions_are_listed_oldest_first_and_missing_ones_raise(backend: Backend) -> None:
     _three_versions(backend)
     api = backend.client.artifacts_api()

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS run_files (
 CREATE TABLE IF NOT EXISTS collections (
   id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
   kind TEXT NOT NULL, type_name TEXT NOT NULL, description TEXT,
-  created_at REAL NOT NULL, updated_at REAL NOT NULL, UNIQUE(project_id, name));
+  created_at REAL NOT NULL, updated_at REAL NOT NULL,
+  next_version_index INTEGER NOT NULL DEFAULT 0, UNIQUE(project_id, name));
 CREATE TABLE IF NOT EXISTS artifact_types (
   id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
   created_at REAL NOT NULL, UNIQUE(project_id, name));
@@ -100,6 +101,7 @@ _ADDED_COLUMNS = (
     ("artifacts", "distributed_id", "TEXT"),
     ("manifests", "base_artifact_id", "INTEGER"),
     ("manifests", "uploaded_seq", "INTEGER"),
+    ("collections", "next_version_index", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 #: W&B's manifest types (``ArtifactManifestType``): a FULL manifest lists the whole
@@ -810,8 +812,13 @@ class Storage:
         )
         if existing is not None:
             return int(existing["version_index"])
+        # W&B never gives a version number twice, not even that of a deleted version
+        # (wandb/wandb#2828: v2 deleted, the next version is v3): each collection counts.
+        # A data dir from before the count (0) continues after its highest version.
         row = self.one(
-            "SELECT COALESCE(MAX(version_index)+1, 0) AS v FROM memberships WHERE collection_id=?",
+            "SELECT MAX(c.next_version_index, COALESCE((SELECT MAX(version_index) + 1 "
+            "FROM memberships WHERE collection_id = c.id), 0)) AS v "
+            "FROM collections c WHERE c.id=?",
             (collection_id,),
         )
         version = int(row["v"]) if row else 0
@@ -819,6 +826,9 @@ class Storage:
             "INSERT INTO memberships(collection_id, artifact_id, version_index, created_at) "
             "VALUES (?,?,?,?)",
             (collection_id, artifact_id, version, now),
+        )
+        db.execute(
+            "UPDATE collections SET next_version_index=? WHERE id=?", (version + 1, collection_id)
         )
         return version
 
