@@ -555,7 +555,7 @@ def read_distributed(
     max_workers: int,
 ) -> dict[str, Any]:
     """``{partition key: value}`` of ``keys`` from one version: one lookup, one manifest."""
-    from dagster_wandb_v2.read import _cached_entry, _get_object
+    from dagster_wandb_v2.read import _cached_entry, _get_object, _manifest_entries
 
     try:
         artifact = run.use_artifact(qualified_name)
@@ -565,7 +565,7 @@ def read_distributed(
         raise WandbArtifactsIOManagerError(
             f"{location}: could not read W&B artifact '{qualified_name}' (use_artifact): {error}"
         ) from error
-    entries = artifact.manifest.entries
+    entries = _manifest_entries(artifact, location)
     by_folder: dict[str, list[str]] = {}
     for path in entries:
         folder, _, file_name = str(path).rpartition("/")

@@ -18,10 +18,10 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from dagster_wandb_v2._location import Location
 from dagster_wandb_v2.cache import (
@@ -95,8 +95,15 @@ def read_artifact(
 def _get_object(
     artifact: StoredArtifact, name: str, location: Location, cache: ArtifactCache
 ) -> Any:
-    with _sdk_downloads_in(cache.sdk_download_dir()):
-        value = artifact.get(name)
+    _manifest_entries(artifact, location)  # fetched here, so that its failures say so
+    try:
+        with _sdk_downloads_in(cache.sdk_download_dir()):
+            value = artifact.get(name)
+    except Exception as error:
+        raise WandbArtifactsIOManagerError(
+            f"{location}: could not read the W&B object '{name}' of artifact "
+            f"'{artifact.name}' (get): {error}"
+        ) from error
     if value is None:
         raise WandbArtifactsIOManagerError(
             f"{location}: {CONFIG_KEY}.get: no W&B object named '{name}' in artifact "
@@ -162,11 +169,12 @@ def _stored_files(
         ) from error
 
 
-def _manifest_entries(artifact: StoredArtifact, location: Location) -> dict[str, Any]:
-    """The entries of ``artifact``'s manifest, which the SDK fetches on first use (a query
-    and a download); a failure raises :class:`WandbArtifactsIOManagerError` naming both."""
+def _manifest_entries(artifact: StoredArtifact, location: Location) -> Mapping[str, Any]:
+    """The entries of ``artifact``'s manifest (path -> entry, not copied), which the SDK
+    fetches on first use (a query and a download) and keeps; a failure raises
+    :class:`WandbArtifactsIOManagerError` naming the asset and the artifact."""
     try:
-        return dict(artifact.manifest.entries)
+        return cast(Mapping[str, Any], artifact.manifest.entries)
     except Exception as error:
         raise WandbArtifactsIOManagerError(
             f"{location}: could not read the manifest of W&B artifact '{artifact.name}': {error}"
