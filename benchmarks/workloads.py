@@ -837,7 +837,7 @@ def fan_in(context: Context) -> Workload:
         ),
         Row(
             "P4",
-            f"read {n} partitions: ours / bare SDK ({FANIN_SDK_READ}, one at a time)",
+            f"read {n} partitions: ours / bare SDK",
             "bare SDK",
             m.get("sdk_load"),
             m.get("ours_load"),
@@ -848,8 +848,7 @@ def fan_in(context: Context) -> Workload:
         ),
         Row(
             "P4",
-            f"read {n} partitions: legacy / bare SDK (the most a reader on the SDK's "
-            "per-read calls reaches, one at a time)",
+            f"read {n} partitions: legacy / bare SDK (ceiling on the SDK's calls)",
             "legacy",
             m.get("legacy_load"),
             m.get("sdk_load"),
