@@ -850,12 +850,17 @@ def task_fanin(spec: Spec) -> Result:
     start = time.perf_counter()
     _materialize(assets, resources, Path(spec["root"]), selection=[f"read_{params['name']}"])
     total = time.perf_counter() - start
+    return _fanin_result(total, timings, len(keys))
+
+
+def _fanin_result(total: float, timings: Timings, partitions: int) -> Result:
+    """A fan-in's figures: the whole run, the reads (the ``input`` calls) and per partition."""
     load = sum(timings.calls.get("input", [0.0]))
     return {
         "total_s": total,
         "load_s": load,
-        "per_partition_s": load / len(keys),
-        "partitions": len(keys),
+        "per_partition_s": load / partitions,
+        "partitions": partitions,
         "calls": timings.calls,
     }
 
@@ -898,14 +903,7 @@ def task_fanin_sdk(spec: Spec) -> Result:
     with timings.measure("run_finish"):
         run.finish()
     total = time.perf_counter() - start
-    load = sum(timings.calls["input"])
-    return {
-        "total_s": total,
-        "load_s": load,
-        "per_partition_s": load / len(keys),
-        "partitions": len(keys),
-        "calls": timings.calls,
-    }
+    return _fanin_result(total, timings, len(keys))
 
 
 # --- P5: cache eviction at teardown ---------------------------------------------------

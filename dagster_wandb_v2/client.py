@@ -201,17 +201,14 @@ class ArtifactReader(Protocol):
         ...
 
 
-class WandbRun(Protocol):
-    """An open W&B run; every artifact the IO manager logs or uses goes through it."""
+class WandbRun(ArtifactReader, Protocol):
+    """An open W&B run; every artifact the IO manager logs or uses goes through it (an
+    :class:`ArtifactReader` that records lineage)."""
 
     @property
     def id(self) -> str: ...
     @property
     def name(self) -> str: ...
-    @property
-    def entity(self) -> str: ...
-    @property
-    def project(self) -> str: ...
     @property
     def path(self) -> str: ...
     @property
@@ -242,22 +239,6 @@ class WandbRun(Protocol):
 
         W&B's ``Run.use_artifact`` with the logged ``wandb.Artifact`` instead of its name:
         the same lineage, one lookup by name fewer.
-        """
-        ...
-
-    def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
-        """Those of ``paths`` that ``artifact`` stores, in the order of ``paths``, with their
-        size and MD5, without the manifest. W&B: one query, ``Artifact.files(names=paths)``;
-        references (no stored bytes) and paths the artifact lacks are left out.
-        """
-        ...
-
-    def open_file(self, file: StoredFile) -> EntryStream:
-        """The bytes of a stored ``file`` as one stream, unchecked (the caller compares them
-        with ``file.md5``). W&B: one HTTP ``GET`` of its ``directUrl``.
-
-        Raises ``OSError`` if W&B does not serve it (an HTTP error status, an unreachable
-        host).
         """
         ...
 
