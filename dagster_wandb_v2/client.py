@@ -821,17 +821,30 @@ _ENTRY_READ_TIMEOUT_SECONDS = 120.0
 
 
 def _same_origin(url: str, host: str) -> bool:
-    """Whether ``url`` is served by the W&B host ``host`` (scheme, host and port).
+    """Whether ``url`` is served by the W&B host ``host`` (scheme, host and port; a port
+    left out is the scheme's default, as in RFC 6454 origins).
 
     >>> _same_origin("http://127.0.0.1:8080/blobs/ab?sig=1", "http://127.0.0.1:8080")
+    True
+    >>> _same_origin("https://wandb.example.com:443/artifacts/x", "https://wandb.example.com")
     True
     >>> _same_origin("https://bucket.s3.amazonaws.com/x", "https://api.wandb.ai")
     False
     """
+    return _origin(url) == _origin(host)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str | None, str | None, int | None]:
+    """``(scheme, host, port)`` of ``url``, lower-case, with the scheme's default port."""
     import urllib3
 
-    a, b = urllib3.util.parse_url(url), urllib3.util.parse_url(host)
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+    parsed = urllib3.util.parse_url(url)
+    scheme = (parsed.scheme or "").lower() or None
+    port = parsed.port or _DEFAULT_PORTS.get(scheme or "")
+    return scheme, (parsed.host or "").lower() or None, port
 
 
 class _ResponseStream:
