@@ -28,6 +28,7 @@ installed SDK and the local server.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -147,3 +148,32 @@ def add_file_with_digest(artifact: Any, name: str, path: str, md5: str) -> Any |
         return add_local_file(name, path, digest=md5, skip_cache=True, policy="immutable")
     except TypeError:
         return None
+
+
+_PRUNE_LOCK = threading.Lock()
+
+
+def make_artifact_caches_thread_safe() -> None:
+    """Let several threads create ``wandb.Artifact`` objects at once (concurrent reads).
+
+    The SDK keeps every ``Artifact`` it creates in process-wide ``CappedDict``s
+    (``wandb.sdk.artifacts.artifact_instance_cache``, 100 entries); once full, each new
+    artifact prunes the oldest, and two threads pruning at once delete the same key, so one
+    of them fails with ``KeyError`` (``use_artifact`` then raises ``CommError``). Pruning
+    is made atomic and tolerant of a key already gone. Idempotent; without ``CappedDict``
+    (another SDK version), nothing is changed.
+    """
+    try:
+        from wandb.sdk.lib.capped_dict import CappedDict
+    except ImportError:
+        return
+    if getattr(CappedDict._prune_dict, "_thread_safe", False):
+        return
+
+    def _prune_dict(self: Any, max_size: int) -> None:
+        with _PRUNE_LOCK:
+            for key in list(self.keys())[: max(len(self) - max_size, 0)]:
+                self.pop(key, None)
+
+    _prune_dict._thread_safe = True  # type: ignore[attr-defined]
+    CappedDict._prune_dict = _prune_dict  # type: ignore[method-assign]

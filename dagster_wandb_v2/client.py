@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dagster_wandb_v2._modes import check_mode_stores
-from dagster_wandb_v2._sdk_private import draft_version_id, execute_graphql, run_is_finished
+from dagster_wandb_v2._sdk_private import (
+    draft_version_id,
+    execute_graphql,
+    make_artifact_caches_thread_safe,
+    run_is_finished,
+)
 from dagster_wandb_v2.errors import (
     WandbArtifactNotFoundError,
     WandbAuthenticationError,
@@ -391,6 +396,7 @@ class SdkWandbClient:
         self._api_lock = threading.Lock()
         self._downloads: urllib3.PoolManager | None = None
         _watch_runs_finished_by_asset_code()
+        make_artifact_caches_thread_safe()  # reads of several partitions run at once
 
     def __repr__(self) -> str:
         return f"SdkWandbClient(host={self._host!r})"

@@ -2,6 +2,8 @@
 checked against the installed SDK and the local server: an SDK upgrade that renames or
 changes one fails here, not in a user's pipeline."""
 
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from dagster_wandb_v2._sdk_private import (
     draft_version_id,
     execute_graphql,
     joined_tables,
+    make_artifact_caches_thread_safe,
     rename_artifact,
     run_is_finished,
 )
@@ -90,3 +93,34 @@ def test_renamed_artifacts_added_objects_and_links_to_artifacts(
     assert artifact_links(detached(read)) == (None, None)
     assert artifact_links(read)[0] is source, "the original keeps its link"
     assert artifact_links(object()) == (None, None)
+
+
+def test_artifacts_created_by_many_threads_at_once_do_not_break_the_sdk_cache() -> None:
+    """The SDK keeps every ``wandb.Artifact`` in a capped process-wide dict; concurrent
+    reads (``max_concurrent_reads``) create them from several threads at once, and once
+    the dict is full, two threads pruning it at once deleted the same key (``KeyError``,
+    ``use_artifact`` raising ``CommError``). Threads switch every microsecond here, so
+    that the prunes interleave."""
+    import wandb
+
+    make_artifact_caches_thread_safe()
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            for _ in range(300):
+                wandb.Artifact("concurrent", "dataset")
+        except BaseException as error:
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=create) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
