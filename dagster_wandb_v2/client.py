@@ -441,13 +441,18 @@ class SdkWandbClient:
             return self._api
 
     def downloads(self) -> urllib3.PoolManager:
-        """This client's HTTP connection pool for signed URLs (thread-safe, keeps its
-        connections for the next download), retrying as :func:`download_retries` says."""
+        """This client's HTTP connection pool for signed URLs (thread-safe, keeps up to
+        :data:`DOWNLOAD_CONNECTIONS_PER_HOST` connections per host for the next downloads,
+        so concurrent reads discard none), retrying as :func:`download_retries` says."""
         with self._api_lock:
             if self._downloads is None:
                 import urllib3
 
-                self._downloads = urllib3.PoolManager(retries=download_retries(self._retry))
+                self._downloads = urllib3.PoolManager(
+                    num_pools=DOWNLOAD_CONNECTIONS_PER_HOST,
+                    maxsize=DOWNLOAD_CONNECTIONS_PER_HOST,
+                    retries=download_retries(self._retry),
+                )
             return self._downloads
 
     def stored_files(self, artifact: StoredArtifact, paths: Sequence[str]) -> list[StoredFile]:
@@ -792,6 +797,13 @@ query StoredArtifactFiles($id: ID!, $names: [String!], $first: Int) {
 """
 """W&B's files of one artifact version, by path (``Artifact.files``; wandb-core lists an
 artifact's file URLs the same way, ``core/api/graphql/query_artifact_file_urls.graphql``)."""
+
+
+DOWNLOAD_CONNECTIONS_PER_HOST = 64
+"""Connections kept per host (and hosts kept) by the file download pool: the wandb SDK's
+for artifact files (``HTTP_POOL_MAXSIZE``, ``HTTP_POOL_CONNECTIONS`` in
+``wandb.sdk.artifacts.storage_policies._factories``). urllib3's default of one per host
+would discard, with a warning, every connection but one of concurrent reads."""
 
 
 RETRIED_DOWNLOAD_STATUSES = (308, 408, 409, 429, 500, 502, 503, 504)

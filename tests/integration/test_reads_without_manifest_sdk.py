@@ -5,11 +5,13 @@ large as the artifact has files) is fetched only for what W&B lists no stored fi
 references, missing paths, artifacts without a payload.
 """
 
+import logging
 import pickle
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -153,3 +155,34 @@ def test_a_payload_held_as_a_reference_is_read_through_the_manifest(
     assert result.output_for_node("same") is True
     operations, _ = _read_by(local_wandb_server, since)
     assert "FetchArtifactManifest" in operations
+
+
+def test_partitions_read_at_once_keep_their_connections(
+    local_wandb: LocalWandbProject, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Eight partitions downloaded at once (``max_concurrent_reads``) go through one pool
+    that keeps all their connections for the next reads, as the SDK's 64 per host do:
+    none is discarded (urllib3 warns "Connection pool is full" for each one that is)."""
+    keys = [f"k{i}" for i in range(8)]
+    nonce = uuid.uuid4().hex
+
+    @asset(
+        partitions_def=StaticPartitionsDefinition(keys),
+        metadata=_config(type="dataset"),
+        io_manager_key=IO,
+    )
+    def part(context: AssetExecutionContext) -> str:
+        return f"{context.partition_key}-{nonce}"
+
+    @asset(ins={"part": AssetIn(input_manager_key=IO)})
+    def joined(part: dict[str, str]) -> str:
+        return ",".join(part[key] for key in sorted(part))
+
+    for key in keys:
+        assert materialize([part], resources=local_wandb.resources(), partition_key=key).success
+    cold = local_wandb.resources(base_dir=str(tmp_path / "reader"), max_concurrent_reads=8)
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        result = materialize([part, joined], resources=cold, selection=[joined])
+    assert result.output_for_node("joined") == ",".join(f"{key}-{nonce}" for key in keys)
+    discarded = [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]
+    assert discarded == []
