@@ -134,6 +134,7 @@ def test_transient_faults_on_every_write_and_read_request_are_retried(
         "CreateArtifactManifest": 1,
         "CommitArtifact": 2,
         "ArtifactMembershipByName": 1,
+        "StoredArtifactFiles": 1,
         "download": 1,
     }
     for operation, times in injected.items():
