@@ -15,6 +15,7 @@ import pytest
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetsDefinition,
     StaticPartitionsDefinition,
     asset,
     materialize,
@@ -96,11 +97,11 @@ def test_get_path_of_one_file_fetches_that_file_only(
     assert [path.split("?")[0].rsplit("/", 1)[-1] for path in downloads] == ["b.csv"]
 
 
-def test_partitions_are_read_with_one_download_each(
-    local_wandb: LocalWandbProject, local_wandb_server: LocalWandbServer, tmp_path: Path
-) -> None:
-    keys = ["a", "b", "c"]
-    nonce = uuid.uuid4().hex
+def _written_partitions(
+    project: LocalWandbProject, keys: list[str], nonce: str
+) -> tuple[AssetsDefinition, AssetsDefinition]:
+    """``part`` (one version per partition key, ``<key>-<nonce>``), written to ``project``,
+    and ``joined``, which reads all its partitions in one input."""
 
     @asset(
         partitions_def=StaticPartitionsDefinition(keys),
@@ -115,7 +116,17 @@ def test_partitions_are_read_with_one_download_each(
         return ",".join(part[key] for key in sorted(part))
 
     for key in keys:
-        assert materialize([part], resources=local_wandb.resources(), partition_key=key).success
+        assert materialize([part], resources=project.resources(), partition_key=key).success
+    return part, joined
+
+
+def test_partitions_are_read_with_one_download_each(
+    local_wandb: LocalWandbProject, local_wandb_server: LocalWandbServer, tmp_path: Path
+) -> None:
+    keys = ["a", "b", "c"]
+    nonce = uuid.uuid4().hex
+
+    part, joined = _written_partitions(local_wandb, keys, nonce)
     since = local_wandb_server.request_count
     cold = local_wandb.resources(base_dir=str(tmp_path / "reader"))
     result = materialize([part, joined], resources=cold, selection=[joined])
@@ -166,20 +177,7 @@ def test_partitions_read_at_once_keep_their_connections(
     keys = [f"k{i}" for i in range(8)]
     nonce = uuid.uuid4().hex
 
-    @asset(
-        partitions_def=StaticPartitionsDefinition(keys),
-        metadata=_config(type="dataset"),
-        io_manager_key=IO,
-    )
-    def part(context: AssetExecutionContext) -> str:
-        return f"{context.partition_key}-{nonce}"
-
-    @asset(ins={"part": AssetIn(input_manager_key=IO)})
-    def joined(part: dict[str, str]) -> str:
-        return ",".join(part[key] for key in sorted(part))
-
-    for key in keys:
-        assert materialize([part], resources=local_wandb.resources(), partition_key=key).success
+    part, joined = _written_partitions(local_wandb, keys, nonce)
     cold = local_wandb.resources(base_dir=str(tmp_path / "reader"), max_concurrent_reads=8)
     with caplog.at_level(logging.WARNING, logger="urllib3"):
         result = materialize([part, joined], resources=cold, selection=[joined])
