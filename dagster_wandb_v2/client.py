@@ -141,7 +141,7 @@ class StoredFile:
     path: str
     size: int
     md5: str
-    url: str = ""
+    url: str
 
 
 class StoredArtifact(Protocol):

@@ -272,9 +272,7 @@ def _whole(
         streams = module.loads_from_stream and not signing_key
         load = module.load_file if streams and file.size >= unpickle_from_bytes else None
         payload, received = _cached_file(reader, artifact, cache, file, location, load)
-        # The same file (a hard link), so the same MD5: no second read of it.
-        known = cache.recorded_digest(file.md5, file.path)
-        cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS, known=known)
+        _index_payload(cache, artifact, module, payload, file.md5, file.path)
         if received is not None and load is not None:  # the MD5 matched W&B's
             if received.load_error is not None:
                 raise received.load_error
@@ -291,8 +289,25 @@ def _whole_unlisted(
     module = next((m for m in MODULES.values() if m.file_name in entries), None)
     if module is None:
         return _whole_artifact(artifact, cache, location)
-    payload = _cached_entry(artifact, cache, artifact.get_entry(module.file_name), location)
+    entry = artifact.get_entry(module.file_name)
+    payload = _cached_entry(artifact, cache, entry, location)
+    _index_payload(cache, artifact, module, payload, _entry_digest(artifact, entry), entry.path)
     return _verified_load(module, payload, artifact, signing_key, location)
+
+
+def _index_payload(
+    cache: ArtifactCache,
+    artifact: StoredArtifact,
+    module: SerializationModule,
+    payload: Path,
+    blob_digest: str,
+    path: str,
+) -> None:
+    """Index the cached ``payload`` (blob ``blob_digest``/``path``) under the artifact's
+    own digest, so that a re-read needs no request at all. The index is a hard link of the
+    blob, so it takes the MD5 the cache recorded for it: no second read of the file."""
+    known = cache.recorded_digest(blob_digest, path)
+    cache.seed_blob(artifact.digest, module.file_name, payload, PAYLOADS, known=known)
 
 
 def _verified_load(

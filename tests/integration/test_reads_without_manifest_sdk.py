@@ -166,6 +166,12 @@ def test_a_payload_held_as_a_reference_is_read_through_the_manifest(
     assert result.output_for_node("same") is True
     operations, _ = _read_by(local_wandb_server, since)
     assert "FetchArtifactManifest" in operations
+    since = local_wandb_server.request_count  # a re-read: the payload index answers it
+    result = materialize([by_reference, same], resources=cold, selection=[same])
+    assert result.output_for_node("same") is True
+    operations, downloads = _read_by(local_wandb_server, since)
+    assert _no_manifest(operations, downloads), (operations, downloads)
+    assert downloads == []
 
 
 def test_partitions_read_at_once_keep_their_connections(
